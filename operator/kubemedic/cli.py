@@ -1,0 +1,338 @@
+"""The ``kubemedic`` command: run the operator, gather a bundle, diagnose a bundle offline.
+
+Exit codes: 0 success; 1 a runtime failure (cluster unreachable, target missing);
+2 bad input (a malformed bundle file, a bad flag) — with a message that names the
+file and the field.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final, NoReturn
+
+import yaml
+from pydantic import ValidationError
+
+from kubemedic import __version__
+from kubemedic.constants import API_GROUP, API_VERSION, INCIDENT_PLURAL
+from kubemedic.domain.diagnose import diagnose_bundle
+from kubemedic.models.bundle import IncidentBundle
+from kubemedic.models.diagnosis import Diagnosis
+from kubemedic.models.target import CLUSTER_SCOPED_KINDS, TargetKind, TargetRef
+
+EXIT_OK: Final = 0
+EXIT_FAILURE: Final = 1
+EXIT_USAGE: Final = 2
+
+logger = logging.getLogger("kubemedic")
+
+
+class UsageError(Exception):
+    """Bad input from the user: exit code 2 and the message."""
+
+
+def _fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
+    print(f"kubemedic: error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def _progress(message: str) -> None:
+    print(f"kubemedic: {message}", file=sys.stderr)
+
+
+# -- bundle files -----------------------------------------------------------------
+
+
+def load_bundle(path: Path) -> IncidentBundle:
+    """Read and validate a bundle file (YAML or JSON); UsageError names path and field."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path}: not valid YAML or JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise UsageError(
+            f"{path}: a bundle must be a mapping with apiVersion '{API_GROUP}/{API_VERSION}' "
+            f"and kind 'IncidentBundle', got {type(data).__name__}"
+        )
+    try:
+        return IncidentBundle.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors()[:10]:
+            location = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            problems.append(f"  {location}: {err['msg']}")
+        raise UsageError(f"{path}: invalid IncidentBundle:\n" + "\n".join(problems)) from None
+
+
+def dump_bundle(bundle: IncidentBundle) -> str:
+    return yaml.safe_dump(
+        bundle.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=False
+    )
+
+
+# -- output -----------------------------------------------------------------------
+
+
+def diagnosis_contract(diagnosis: Diagnosis) -> dict[str, Any]:
+    """The stable JSON contract of ``diagnose -o json`` (see README, 'Diagnosis JSON')."""
+    return {
+        "category": diagnosis.category.value,
+        "summary": diagnosis.summary,
+        "confidence": round(diagnosis.confidence, 3),
+        "evidence": list(diagnosis.evidence),
+        "actions": [
+            {
+                "type": a.type.value,
+                "target": {
+                    "kind": a.target.kind,
+                    "namespace": a.target.namespace,
+                    "name": a.target.name,
+                },
+                "params": a.params,
+                "risk": a.risk.value,
+            }
+            for a in diagnosis.actions
+        ],
+        "runbook": diagnosis.runbook,
+    }
+
+
+def render_diagnosis(diagnosis: Diagnosis, fmt: str) -> str:
+    contract = diagnosis_contract(diagnosis)
+    if fmt == "json":
+        return json.dumps(contract, indent=2)
+    if fmt == "yaml":
+        return yaml.safe_dump(contract, sort_keys=False)
+    lines = [
+        f"Category:   {contract['category']}",
+        f"Confidence: {contract['confidence']:.0%}",
+        f"Summary:    {contract['summary']}",
+        "Evidence:",
+        *[f"  - {e}" for e in contract["evidence"]],
+        "Proposed actions:",
+        *[
+            f"  - {a['type']} {a['target']['kind']}/{a['target']['name']} "
+            f"{json.dumps(a['params'], sort_keys=True)} (risk {a['risk']})"
+            for a in contract["actions"]
+        ],
+        "",
+        contract["runbook"],
+    ]
+    return "\n".join(lines)
+
+
+# -- commands ---------------------------------------------------------------------
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    bundle = load_bundle(Path(args.bundle))
+    print(render_diagnosis(diagnose_bundle(bundle), args.output))
+    return EXIT_OK
+
+
+def parse_target(value: str, namespace: str | None) -> TargetRef:
+    kind_text, sep, name = value.partition("/")
+    if not sep or not name:
+        raise UsageError(f"--target must look like KIND/NAME (e.g. Deployment/web), got '{value}'")
+    kinds = {k.value.lower(): k for k in TargetKind} | {
+        "deploy": TargetKind.DEPLOYMENT,
+        "po": TargetKind.POD,
+        "sts": TargetKind.STATEFULSET,
+        "ds": TargetKind.DAEMONSET,
+        "svc": TargetKind.SERVICE,
+        "pvc": TargetKind.PERSISTENT_VOLUME_CLAIM,
+        "hpa": TargetKind.HORIZONTAL_POD_AUTOSCALER,
+        "no": TargetKind.NODE,
+    }
+    kind = kinds.get(kind_text.lower())
+    if kind is None:
+        allowed = ", ".join(k.value for k in TargetKind)
+        raise UsageError(f"--target kind '{kind_text}' is not supported; use one of: {allowed}")
+    try:
+        return TargetRef(
+            kind=kind, namespace=None if kind in CLUSTER_SCOPED_KINDS else namespace, name=name
+        )
+    except ValidationError as exc:
+        raise UsageError(f"--target '{value}': {exc.errors()[0]['msg']}") from None
+
+
+def cmd_bundle(args: argparse.Namespace) -> int:
+    from kubemedic.clients.evidence import TargetNotFoundError, gather_bundle  # noqa: PLC0415
+    from kubemedic.clients.kube import KubeReader, load_api_client  # noqa: PLC0415
+    from kubemedic.domain.lifecycle import resolve_target  # noqa: PLC0415
+    from kubemedic.models.incident import IncidentSpec  # noqa: PLC0415
+
+    if bool(args.target) == bool(args.incident):
+        raise UsageError("give exactly one of --target KIND/NAME or --incident NAME")
+    namespace = args.namespace or "default"
+    reader = KubeReader(load_api_client(args.kubeconfig))
+    if args.incident:
+        path = f"/apis/{API_GROUP}/{API_VERSION}/namespaces/{namespace}/{INCIDENT_PLURAL}/{args.incident}"
+        incident = reader.get(path)
+        if incident is None:
+            _fail(f"Incident {namespace}/{args.incident} not found")
+        target = resolve_target(
+            IncidentSpec.model_validate(incident["spec"]).target, incident_namespace=namespace
+        )
+    else:
+        target = parse_target(args.target, namespace)
+    _progress(f"gathering evidence for {target.display()} ...")
+    try:
+        bundle = gather_bundle(reader, target)
+    except TargetNotFoundError:
+        _fail(f"{target.display()} not found")
+    text = dump_bundle(bundle)
+    pods = sum(1 for o in bundle.objects if o.get("kind") == "Pod")
+    events = sum(1 for o in bundle.objects if o.get("kind") == "Event")
+    summary = (
+        f"{len(bundle.objects)} objects ({pods} pods, {events} events), {len(bundle.logs)} logs"
+    )
+    if args.output and args.output != "-":
+        Path(args.output).write_text(text, encoding="utf-8")
+        _progress(f"wrote {args.output}: {summary}")
+    else:
+        sys.stdout.write(text)
+        _progress(summary)
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import kopf  # noqa: PLC0415 - only the operator needs kopf loaded
+    from prometheus_client import start_http_server  # noqa: PLC0415
+
+    import kubemedic.handlers  # noqa: F401, PLC0415 - registers the handlers
+    from kubemedic.settings import OperatorSettings  # noqa: PLC0415
+
+    overrides: dict[str, Any] = {}
+    if args.namespace:
+        overrides["namespaces"] = args.namespace
+    for name in ("metrics_port", "health_port", "kubeconfig"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
+    settings = OperatorSettings(**overrides)
+    if settings.kubeconfig:
+        os.environ["KUBECONFIG"] = settings.kubeconfig  # kopf's own login reads it
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr=settings.bind_address)
+        logger.info("metrics on http://%s:%d/metrics", settings.bind_address, settings.metrics_port)
+    liveness = (
+        f"http://{settings.bind_address}:{settings.health_port}/healthz"
+        if settings.health_port
+        else None
+    )
+    kopf.run(
+        standalone=True,
+        clusterwide=not settings.namespaces,
+        namespaces=settings.namespaces,
+        liveness_endpoint=liveness,
+        memo=kopf.Memo(settings=settings),
+    )
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kubemedic",
+        description="Turn Kubernetes incidents into diagnoses and safe, approved fixes.",
+    )
+    parser.add_argument("--version", action="version", version=f"kubemedic {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run",
+        help="run the operator",
+        description="Run the operator: watch Incidents, "
+        "gather evidence, diagnose, and write the diagnosis to each Incident's status.",
+    )
+    run.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        metavar="NS",
+        help="watch only this namespace (repeatable); default: all namespaces",
+    )
+    run.add_argument(
+        "--metrics-port",
+        type=int,
+        help="port of the Prometheus /metrics endpoint (default 9090, "
+        "0 disables; env KUBEMEDIC_METRICS_PORT)",
+    )
+    run.add_argument(
+        "--health-port",
+        type=int,
+        help="port of the liveness /healthz endpoint (default 8080, "
+        "0 disables; env KUBEMEDIC_HEALTH_PORT)",
+    )
+    run.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
+    run.set_defaults(func=cmd_run)
+
+    bundle = sub.add_parser(
+        "bundle",
+        help="gather the evidence for a target into a bundle file",
+        description="Gather an IncidentBundle (objects, events, logs) from the live cluster.",
+    )
+    bundle.add_argument(
+        "--target", metavar="KIND/NAME", help="the target, e.g. Deployment/web or Node/worker-1"
+    )
+    bundle.add_argument(
+        "--incident", metavar="NAME", help="gather for this Incident's target instead"
+    )
+    bundle.add_argument(
+        "-n", "--namespace", help="namespace of the target or Incident (default 'default')"
+    )
+    bundle.add_argument(
+        "-o", "--output", metavar="FILE", help="write the bundle here (default: stdout)"
+    )
+    bundle.add_argument(
+        "--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)"
+    )
+    bundle.set_defaults(func=cmd_bundle)
+
+    diagnose = sub.add_parser(
+        "diagnose",
+        help="diagnose a bundle file offline (no cluster needed)",
+        description="Diagnose an IncidentBundle file with the rule engine.",
+    )
+    diagnose.add_argument(
+        "--bundle", required=True, metavar="FILE", help="IncidentBundle file (YAML or JSON)"
+    )
+    diagnose.add_argument(
+        "-o",
+        "--output",
+        choices=["json", "yaml", "text"],
+        default="text",
+        help="output format; json is the stable contract (default: text)",
+    )
+    diagnose.set_defaults(func=cmd_diagnose)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        code: int = args.func(args)
+    except UsageError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,12 @@
+"""Pure domain logic: the rule-based diagnosis engine and its helpers.
+
+Nothing here does I/O or imports kopf or the Kubernetes client (import-linter enforces it):
+every function is a function of data, so a bundle file reproduces any diagnosis and the
+tests are tables of realistic Kubernetes objects.
+
+- :mod:`kubemedic.domain.quantity` parses and formats resource quantities (``128Mi``, ``500m``).
+- :mod:`kubemedic.domain.view` indexes an IncidentBundle's raw objects (owners, revisions, events).
+- :mod:`kubemedic.domain.analyzers` holds one analyzer per failure mode.
+- :mod:`kubemedic.domain.diagnose` picks the best finding and builds the Diagnosis.
+- :mod:`kubemedic.domain.runbook` renders the human-readable markdown runbook.
+"""

@@ -1,0 +1,113 @@
+"""Incident status transitions: pure functions from (old status, observation) to new status.
+
+The handlers only gather evidence and write what these functions return, so the whole
+lifecycle is testable without a cluster. Conditions go through ``set_condition`` so
+``lastTransitionTime`` means "since when", as the API conventions ask.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+
+from kubemedic.models.bundle import IncidentBundle
+from kubemedic.models.conditions import (
+    ConditionReason,
+    ConditionStatus,
+    ConditionType,
+    set_condition,
+)
+from kubemedic.models.diagnosis import Category, Diagnosis
+from kubemedic.models.incident import DiagnosisStatus, IncidentStatus, Phase, ProposedAction
+from kubemedic.models.target import TargetRef
+
+
+def bundle_digest(bundle: IncidentBundle) -> str:
+    """A digest of the evidence (not of when it was collected): same evidence, same digest."""
+    content = bundle.model_dump(mode="json", by_alias=True, exclude={"collected_at"})
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def resolve_target(target: TargetRef, *, incident_namespace: str) -> TargetRef:
+    """The target with its namespace defaulted to the Incident's (never for a Node)."""
+    if target.kind.value == "Node" or target.namespace:
+        return target
+    return target.model_copy(update={"namespace": incident_namespace})
+
+
+def status_detected(status: IncidentStatus, *, target: TargetRef, now: datetime) -> IncidentStatus:
+    """First sight of an Incident: record when, and what it is about."""
+    return status.model_copy(
+        update={
+            "detected_time": status.detected_time or now.replace(microsecond=0),
+            "target": target.display(),
+            "phase": status.phase or Phase.PENDING,
+        }
+    )
+
+
+def status_target_missing(
+    status: IncidentStatus, *, target: TargetRef, generation: int | None, now: datetime
+) -> IncidentStatus:
+    """The target does not exist: say so in a condition; the Incident stays Pending."""
+    conditions = set_condition(
+        status.conditions,
+        type=ConditionType.TARGET_FOUND,
+        status=ConditionStatus.FALSE,
+        reason=ConditionReason.NOT_FOUND,
+        message=f"{target.display()} does not exist; kubemedic retries until it appears",
+        observed_generation=generation,
+        now=now,
+    )
+    return status.model_copy(update={"conditions": conditions, "phase": Phase.PENDING})
+
+
+def status_diagnosed(
+    status: IncidentStatus,
+    *,
+    target: TargetRef,
+    diagnosis: Diagnosis,
+    digest: str,
+    generation: int | None,
+    now: datetime,
+) -> IncidentStatus:
+    """Record a diagnosis, its evidence and the proposed actions with stable IDs."""
+    conditions = set_condition(
+        status.conditions,
+        type=ConditionType.TARGET_FOUND,
+        status=ConditionStatus.TRUE,
+        reason=ConditionReason.FOUND,
+        message=f"{target.display()} was read",
+        observed_generation=generation,
+        now=now,
+    )
+    matched = diagnosis.category is not Category.UNKNOWN
+    conditions = set_condition(
+        conditions,
+        type=ConditionType.DIAGNOSED,
+        status=ConditionStatus.TRUE,
+        reason=ConditionReason.RULE_MATCHED if matched else ConditionReason.NO_RULE_MATCHED,
+        message=f"{diagnosis.category.value} ({diagnosis.confidence:.0%}): {diagnosis.summary}"[
+            :1024
+        ],
+        observed_generation=generation,
+        now=now,
+    )
+    return status.model_copy(
+        update={
+            "conditions": conditions,
+            "phase": Phase.DIAGNOSED,
+            "observed_generation": generation,
+            "diagnosed_time": now.replace(microsecond=0),
+            "target": target.display(),
+            "diagnosis": DiagnosisStatus.from_diagnosis(diagnosis, bundle_digest=digest),
+            "proposed_actions": [ProposedAction.from_action(a) for a in diagnosis.actions],
+        }
+    )
+
+
+def status_patch(status: IncidentStatus) -> dict[str, object]:
+    """The JSON form to write as the Incident's status (camelCase, no nulls)."""
+    return status.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -1,0 +1,100 @@
+"""Incident handlers: diagnose on create/resume; look again for a target that was missing."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Final
+
+import kopf
+from pydantic import ValidationError
+
+from kubemedic.constants import API_GROUP, API_VERSION, INCIDENT_PLURAL
+from kubemedic.domain.lifecycle import status_patch
+from kubemedic.models.conditions import ConditionStatus, ConditionType, find_condition
+from kubemedic.models.incident import IncidentSpec, IncidentStatus
+from kubemedic.service.diagnosis import diagnose_incident
+
+RESOURCE = (API_GROUP, API_VERSION, INCIDENT_PLURAL)
+#: How often to look again for a target that does not exist (yet).
+MISSING_TARGET_RETRY_SECONDS: Final = 10.0
+
+
+def _target_missing(status: kopf.Status, **_: Any) -> bool:
+    conditions = IncidentStatus.model_validate(dict(status)).conditions
+    found = find_condition(conditions, ConditionType.TARGET_FOUND)
+    return found is not None and found.status is ConditionStatus.FALSE
+
+
+@kopf.on.resume(*RESOURCE)
+@kopf.on.create(*RESOURCE)
+async def diagnose(
+    body: kopf.Body,
+    spec: kopf.Spec,
+    status: kopf.Status,
+    patch: kopf.Patch,
+    memo: kopf.Memo,
+    **_: Any,
+) -> None:
+    current = IncidentStatus.model_validate(dict(status))
+    generation = body.metadata.get("generation")
+    if current.diagnosis is not None and current.observed_generation == generation:
+        return  # resumed after a restart: already diagnosed for this spec
+    await _diagnose(body=body, spec=spec, status=current, patch=patch, memo=memo)
+
+
+@kopf.timer(
+    *RESOURCE, interval=MISSING_TARGET_RETRY_SECONDS, initial_delay=5.0, when=_target_missing
+)
+async def retry_missing_target(
+    body: kopf.Body,
+    spec: kopf.Spec,
+    status: kopf.Status,
+    patch: kopf.Patch,
+    memo: kopf.Memo,
+    **_: Any,
+) -> None:
+    await _diagnose(
+        body=body,
+        spec=spec,
+        status=IncidentStatus.model_validate(dict(status)),
+        patch=patch,
+        memo=memo,
+    )
+
+
+async def _diagnose(
+    *, body: kopf.Body, spec: kopf.Spec, status: IncidentStatus, patch: kopf.Patch, memo: kopf.Memo
+) -> None:
+    try:
+        parsed = IncidentSpec.model_validate(dict(spec))
+    except ValidationError as exc:
+        # The API server validates the spec; this only fires for a CRD older than the operator.
+        kopf.warn(body, reason="InvalidSpec", message=f"spec is invalid: {exc.errors()[0]['msg']}")
+        raise kopf.PermanentError(f"invalid spec: {exc}") from exc
+    outcome = await asyncio.to_thread(
+        diagnose_incident,
+        memo["reader"],
+        spec=parsed,
+        status=status,
+        incident_namespace=str(body.metadata.namespace),
+        generation=body.metadata.get("generation"),
+    )
+    patch.setdefault("status", {}).update(status_patch(outcome.status))
+    if not outcome.target_found:
+        if find_condition(status.conditions, ConditionType.TARGET_FOUND) is None:
+            kopf.warn(
+                body,
+                reason="TargetNotFound",
+                message=f"{outcome.status.target} does not exist; retrying every "
+                f"{MISSING_TARGET_RETRY_SECONDS:.0f}s",
+            )
+        return
+    diagnosis = outcome.diagnosis
+    assert diagnosis is not None
+    actions = ", ".join(a.type.value for a in diagnosis.actions) or "none"
+    kopf.info(
+        body,
+        reason="Diagnosed",
+        message=f"{diagnosis.category.value} ({diagnosis.confidence:.0%}): {diagnosis.summary} "
+        f"Proposed actions: {actions}."[:1024],
+    )

@@ -1,0 +1,1 @@
+"""Pydantic models: the Incident CRD, IncidentBundle, Diagnosis and typed actions."""

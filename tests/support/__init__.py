@@ -1,0 +1,1 @@
+"""Shared test helpers: waiting with clear failure messages, Kubernetes object builders."""
