@@ -209,6 +209,7 @@ def test_oomkilled_deployment_gets_set_resources(
         what="a Diagnosed event on the Incident",
     )
     assert "OOMKilled" in events[0].message
+    assert events[0].type == "Normal"
 
 
 def test_bad_rollout_gets_rollback_to_healthy_revision(

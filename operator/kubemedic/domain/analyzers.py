@@ -1319,15 +1319,15 @@ def analyze_unschedulable(index: view.BundleView) -> Finding | None:
             pending.append((pod, message))
     if not pending:
         return None
-    pod, message = pending[0]
-    namespace, pod_name = view.namespace_of(pod), view.name_of(pod)
+    first_pod, message = pending[0]
+    namespace, pod_name = view.namespace_of(first_pod), view.name_of(first_pod)
     reasons = scheduler_reasons(message)
     evidence = [
         f"{view.cite(p)} status.conditions[PodScheduled]=False reason=Unschedulable: "
         f"{view.truncate(m)}"
         for p, m in pending[:MAX_CITED_PODS]
     ]
-    for event in index.events_for(pod):
+    for event in index.events_for(first_pod):
         if event.reason == "FailedScheduling":
             evidence.append(event.cite())
             break
@@ -1335,7 +1335,7 @@ def analyze_unschedulable(index: view.BundleView) -> Finding | None:
     joined = " ".join(texts)
     advice: list[str] = []
     causes: list[str] = []
-    requests = _pod_requests(pod)
+    requests = _pod_requests(first_pod)
     if "Insufficient" in joined:
         resources = sorted(
             {t.split("Insufficient ", 1)[1].strip() for t in texts if "Insufficient " in t}
@@ -1357,7 +1357,7 @@ def analyze_unschedulable(index: view.BundleView) -> Finding | None:
         )
     if any("affinity" in t or "selector" in t for t in texts):
         causes.append("node affinity/selector")
-        selector = view.str_map(view.get(pod, "spec", "nodeSelector"))
+        selector = view.str_map(view.get(first_pod, "spec", "nodeSelector"))
         advice.append(
             "No node matches the pod's nodeSelector/affinity"
             + (
@@ -1498,7 +1498,7 @@ def analyze_node_not_ready(index: view.BundleView) -> Finding | None:
         for p in scope
         if view.get_str(p, "spec", "nodeName") not in bad_nodes and not is_healthy_pod(index, p)
     ]
-    node_name, (node, line) = next(iter(bad_nodes.items()))
+    node_name, (bad_node, _) = next(iter(bad_nodes.items()))
     evidence = [line for _, line in bad_nodes.values()]
     evidence.extend(
         f"{view.cite(p)} runs on not-ready node '{view.get_str(p, 'spec', 'nodeName')}' "
@@ -1517,7 +1517,7 @@ def analyze_node_not_ready(index: view.BundleView) -> Finding | None:
         confidence=confidence,
         evidence=_clip(evidence),
         actions=tuple(
-            _node_actions(node, reason=f"node {node_name} hosting {subject} is not Ready")
+            _node_actions(bad_node, reason=f"node {node_name} hosting {subject} is not Ready")
         ),
         facts={"node": node_name, "pod": view.name_of(on_bad[0]) if on_bad else ""},
     )
@@ -2096,9 +2096,9 @@ def _utilisation_ratio(hpa: object) -> tuple[float | None, list[str]]:
     targets: dict[str, int] = {}
     for metric in view.dicts(view.get(hpa, "spec", "metrics")):
         name = view.get_str(metric, "resource", "name")
-        value = view.get_int(metric, "resource", "target", "averageUtilization")
-        if name and value:
-            targets[name] = value
+        target_value = view.get_int(metric, "resource", "target", "averageUtilization")
+        if name and target_value:
+            targets[name] = target_value
     ratio: float | None = None
     evidence: list[str] = []
     for metric in view.dicts(view.get(hpa, "status", "currentMetrics")):
@@ -2109,8 +2109,8 @@ def _utilisation_ratio(hpa: object) -> tuple[float | None, list[str]]:
                 f"{view.cite(hpa)} {name} utilisation {current}% vs target {targets[name]}% "
                 "(status.currentMetrics / spec.metrics)"
             )
-            value = current / targets[name]
-            ratio = value if ratio is None else max(ratio, value)
+            observed = current / targets[name]
+            ratio = observed if ratio is None else max(ratio, observed)
     return ratio, evidence
 
 

@@ -69,7 +69,7 @@ async def _diagnose(
         parsed = IncidentSpec.model_validate(dict(spec))
     except ValidationError as exc:
         # The API server validates the spec; this only fires for a CRD older than the operator.
-        kopf.warn(body, reason="InvalidSpec", message=f"spec is invalid: {exc.errors()[0]['msg']}")
+        kopf.event(body, type="Warning", reason="InvalidSpec", message=f"spec is invalid: {exc.errors()[0]['msg']}")
         raise kopf.PermanentError(f"invalid spec: {exc}") from exc
     outcome = await asyncio.to_thread(
         diagnose_incident,
@@ -82,8 +82,9 @@ async def _diagnose(
     patch.setdefault("status", {}).update(status_patch(outcome.status))
     if not outcome.target_found:
         if find_condition(status.conditions, ConditionType.TARGET_FOUND) is None:
-            kopf.warn(
+            kopf.event(
                 body,
+                type="Warning",
                 reason="TargetNotFound",
                 message=f"{outcome.status.target} does not exist; retrying every "
                 f"{MISSING_TARGET_RETRY_SECONDS:.0f}s",
@@ -92,8 +93,9 @@ async def _diagnose(
     diagnosis = outcome.diagnosis
     assert diagnosis is not None
     actions = ", ".join(a.type.value for a in diagnosis.actions) or "none"
-    kopf.info(
+    kopf.event(
         body,
+        type="Normal",
         reason="Diagnosed",
         message=f"{diagnosis.category.value} ({diagnosis.confidence:.0%}): {diagnosis.summary} "
         f"Proposed actions: {actions}."[:1024],
