@@ -45,7 +45,8 @@ have() { [ -x "$bin_dir/$1" ] && "$bin_dir/$1" "${@:2}" >/dev/null 2>&1; }
 
 build_kube() {
   local name="$1" pkg="$2" t0=$SECONDS
-  if have "$name" --version; then step "$name: cached"; return; fi
+  local check=(--version); [ "$name" = kubectl ] && check=(version --client)
+  if have "$name" "${check[@]}"; then step "$name: cached"; return; fi
   step "$name: building $pkg@$KUBE_VERSION (cold builds take minutes on 2 cores)"
   (cd "$tools_dir" && go build -tags selinux,notest -ldflags "$ldflags" -o "$bin_dir/$name.tmp" "$pkg")
   mv "$bin_dir/$name.tmp" "$bin_dir/$name"

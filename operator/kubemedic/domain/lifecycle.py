@@ -108,6 +108,28 @@ def status_diagnosed(
     )
 
 
+def status_with_reports(
+    status: IncidentStatus,
+    *,
+    reports: list[tuple[str, str, str, str]],
+    generation: int | None,
+    now: datetime,
+) -> IncidentStatus:
+    """Record the conditions optional stages reported: (type, status, reason, message)."""
+    conditions = status.conditions
+    for condition_type, condition_status, reason, message in reports:
+        conditions = set_condition(
+            conditions,
+            type=condition_type,
+            status=ConditionStatus(condition_status),
+            reason=reason,
+            message=message,
+            observed_generation=generation,
+            now=now,
+        )
+    return status.model_copy(update={"conditions": conditions})
+
+
 def status_patch(status: IncidentStatus) -> dict[str, object]:
     """The JSON form to write as the Incident's status (camelCase, no nulls)."""
     return status.model_dump(mode="json", by_alias=True, exclude_none=True)

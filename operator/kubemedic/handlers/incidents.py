@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Final
 
 import kopf
@@ -71,9 +70,8 @@ async def _diagnose(
         # The API server validates the spec; this only fires for a CRD older than the operator.
         kopf.event(body, type="Warning", reason="InvalidSpec", message=f"spec is invalid: {exc.errors()[0]['msg']}")
         raise kopf.PermanentError(f"invalid spec: {exc}") from exc
-    outcome = await asyncio.to_thread(
-        diagnose_incident,
-        memo["reader"],
+    outcome = await diagnose_incident(
+        memo["diagnosis_deps"],
         spec=parsed,
         status=status,
         incident_namespace=str(body.metadata.namespace),

@@ -9,6 +9,7 @@ import kopf
 
 from kubemedic.clients.kube import KubeReader, load_api_client
 from kubemedic.constants import FINALIZER, PROGRESS_PREFIX
+from kubemedic.service.diagnosis import DiagnosisDeps
 from kubemedic.settings import OperatorSettings
 
 
@@ -29,3 +30,4 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.watching.client_timeout = 330
     settings.networking.request_timeout = 30
     memo["reader"] = KubeReader(load_api_client(operator_settings.kubeconfig))
+    memo["diagnosis_deps"] = DiagnosisDeps(reader=memo["reader"])

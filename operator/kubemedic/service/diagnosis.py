@@ -1,15 +1,26 @@
-"""Diagnose one Incident: gather evidence, run the engine, compute the new status.
+"""Diagnose one Incident: gather evidence, run the engines, compute the new status.
 
 The same ``diagnose_bundle`` runs here and in ``kubemedic diagnose --bundle``, so the
-bundle file of an incident reproduces its diagnosis.
+bundle file of an incident reproduces its rule diagnosis.
+
+Pipeline (each optional stage is a plug-in on :class:`DiagnosisDeps`)::
+
+    gather_bundle (Kubernetes)  →  enrich (e.g. Prometheus metrics)  →  diagnose_bundle (rules)
+        →  refine (e.g. the LLM)  →  status_diagnosed
+
+An enricher or refiner that fails never fails the diagnosis: the rules' answer stands
+and the stage reports its own condition.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from kubemedic import metrics
 from kubemedic.clients.evidence import TargetNotFoundError, gather_bundle
@@ -24,6 +35,41 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class StageReport:
+    """What an optional stage wants recorded: a condition (type, status, reason, message)."""
+
+    condition_type: str
+    status: str
+    reason: str
+    message: str
+
+
+class BundleEnricher(Protocol):
+    """Adds evidence to a gathered bundle (e.g. PromQL results)."""
+
+    async def enrich(
+        self, bundle: IncidentBundle, *, spec: IncidentSpec, now: datetime
+    ) -> tuple[IncidentBundle, StageReport | None]: ...
+
+
+class DiagnosisRefiner(Protocol):
+    """Refines the rules' diagnosis (e.g. with the LLM); returns it unchanged on failure."""
+
+    async def refine(
+        self, bundle: IncidentBundle, rules: Diagnosis, *, spec: IncidentSpec
+    ) -> tuple[Diagnosis, StageReport | None]: ...
+
+
+@dataclass(frozen=True)
+class DiagnosisDeps:
+    """The clients a diagnosis uses; optional stages are None when not configured."""
+
+    reader: KubeReader
+    enrichers: Sequence[BundleEnricher] = field(default_factory=tuple)
+    refiner: DiagnosisRefiner | None = None
+
+
+@dataclass(frozen=True)
 class DiagnosisOutcome:
     """The new status and what to tell people about it."""
 
@@ -31,10 +77,11 @@ class DiagnosisOutcome:
     target_found: bool
     diagnosis: Diagnosis | None = None
     bundle: IncidentBundle | None = None
+    reports: tuple[StageReport, ...] = ()
 
 
-def diagnose_incident(
-    reader: KubeReader,
+async def diagnose_incident(
+    deps: DiagnosisDeps,
     *,
     spec: IncidentSpec,
     status: IncidentStatus,
@@ -48,22 +95,27 @@ def diagnose_incident(
     status = lifecycle.status_detected(status, target=target, now=now)
     started = time.perf_counter()
     try:
-        bundle = gather_bundle(reader, target, now=now)
+        bundle = await asyncio.to_thread(gather_bundle, deps.reader, target, now=now)
     except TargetNotFoundError:
         metrics.TARGET_NOT_FOUND.inc()
         return DiagnosisOutcome(
-            status=lifecycle.status_target_missing(
-                status, target=target, generation=generation, now=now
-            ),
+            status=lifecycle.status_target_missing(status, target=target, generation=generation, now=now),
             target_found=False,
         )
     metrics.GATHER_SECONDS.observe(time.perf_counter() - started)
+    reports: list[StageReport] = []
+    for enricher in deps.enrichers:
+        bundle, report = await enricher.enrich(bundle, spec=spec, now=now)
+        if report:
+            reports.append(report)
     started = time.perf_counter()
     diagnosis = diagnose_bundle(bundle)
     metrics.DIAGNOSE_SECONDS.observe(time.perf_counter() - started)
-    metrics.INCIDENTS_DIAGNOSED.labels(
-        category=diagnosis.category.value, engine=diagnosis.engine
-    ).inc()
+    if deps.refiner is not None:
+        diagnosis, report = await deps.refiner.refine(bundle, diagnosis, spec=spec)
+        if report:
+            reports.append(report)
+    metrics.INCIDENTS_DIAGNOSED.labels(category=diagnosis.category.value, engine=diagnosis.engine).inc()
     new_status = lifecycle.status_diagnosed(
         status,
         target=target,
@@ -72,6 +124,22 @@ def diagnose_incident(
         generation=generation,
         now=now,
     )
-    return DiagnosisOutcome(
-        status=new_status, target_found=True, diagnosis=diagnosis, bundle=bundle
+    new_status = lifecycle.status_with_reports(
+        new_status,
+        reports=[(r.condition_type, r.status, r.reason, r.message) for r in reports],
+        generation=generation,
+        now=now,
     )
+    return DiagnosisOutcome(
+        status=new_status, target_found=True, diagnosis=diagnosis, bundle=bundle, reports=tuple(reports)
+    )
+
+
+__all__ = [
+    "BundleEnricher",
+    "DiagnosisDeps",
+    "DiagnosisOutcome",
+    "DiagnosisRefiner",
+    "StageReport",
+    "diagnose_incident",
+]
