@@ -24,6 +24,7 @@ import contextlib
 import ctypes
 import json
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -40,6 +41,8 @@ from typing import Any, Final
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 STAGES_FILE: Final = ROOT / "hack" / "kwok" / "stages.yaml"
+#: Simulated kubelet resource metrics (container_memory_working_set_bytes, ...) per fake node.
+KWOK_METRICS_FILE: Final = ROOT / "hack" / "kwok" / "metrics.yaml"
 KUBE_VERSION: Final = os.environ.get("KUBE_VERSION", "v1.34.4")
 COMPONENTS: Final = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 FAKE_NODE_ANNOTATION: Final = "kwok.x-k8s.io/node"
@@ -181,6 +184,8 @@ class LocalCluster:
         t0 = time.monotonic()
         binaries = ensure_binaries()
         self.workdir.mkdir(parents=True, exist_ok=True)
+        # NB: every start is a fresh cluster; old etcd data would clash with new PKI and nodes.
+        shutil.rmtree(self.workdir / "etcd", ignore_errors=True)
         (self.workdir / "logs").mkdir(exist_ok=True)
         make_pki(self.pki)
         self.ports = {
@@ -359,6 +364,7 @@ class LocalCluster:
                 str(binaries / "kwok"),
                 f"--kubeconfig={self.kubeconfig}",
                 f"--config={STAGES_FILE}",
+                f"--config={KWOK_METRICS_FILE}",
                 "--manage-all-nodes=false",
                 f"--manage-nodes-with-annotation-selector={FAKE_NODE_ANNOTATION}=fake",
                 f"--server-address=127.0.0.1:{port}",

@@ -10,6 +10,7 @@ fast, reuse a cluster that is already up::
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
-from localcluster import LocalCluster, running_cluster
+from localcluster import ROOT, LocalCluster, bin_dir, running_cluster
 from support.waiting import wait_for
 
 
@@ -52,6 +53,39 @@ def core(api_client: client.ApiClient) -> client.CoreV1Api:
 @pytest.fixture(scope="session")
 def apps(api_client: client.ApiClient) -> client.AppsV1Api:
     return client.AppsV1Api(api_client)
+
+
+@pytest.fixture(scope="session")
+def crds(cluster: LocalCluster, api_client: client.ApiClient) -> None:
+    """The kubemedic CRDs, installed from crds/ and Established."""
+    subprocess.run(
+        [
+            str(bin_dir() / "kubectl"),
+            f"--kubeconfig={cluster.kubeconfig}",
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            str(ROOT / "crds"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    ext = client.ApiextensionsV1Api(api_client)
+    for name in ("incidents.kubemedic.dev", "remediationpolicies.kubemedic.dev"):
+        wait_for(
+            lambda n=name: any(
+                c.type == "Established" and c.status == "True"
+                for c in ext.read_custom_resource_definition(n).status.conditions or []
+            ),
+            timeout=30,
+            what=f"CRD {name} Established",
+        )
+
+
+@pytest.fixture(scope="session")
+def custom(api_client: client.ApiClient) -> client.CustomObjectsApi:
+    return client.CustomObjectsApi(api_client)
 
 
 @pytest.fixture

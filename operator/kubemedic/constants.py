@@ -12,3 +12,8 @@ BUNDLE_KIND: Final = "IncidentBundle"
 FINALIZER: Final = f"{API_GROUP}/finalizer"
 PROGRESS_PREFIX: Final = API_GROUP
 FIELD_MANAGER: Final = "kubemedic"
+
+#: Runbook knowledge: ConfigMaps with this label (value "true") in the operator namespace,
+#: and the annotation listing the diagnosis categories they are about (comma-separated).
+RUNBOOK_LABEL: Final = f"{API_GROUP}/runbook"
+RUNBOOK_CATEGORIES_ANNOTATION: Final = f"{API_GROUP}/categories"

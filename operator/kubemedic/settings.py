@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pathlib import Path
+import json
+import re
+from typing import Annotated, Literal, Self
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class OperatorSettings(BaseSettings):
@@ -27,3 +32,217 @@ class OperatorSettings(BaseSettings):
         default=None, description="kubeconfig path; default in-cluster or $KUBECONFIG"
     )
     workers: int = Field(default=8, ge=1, le=256, description="concurrent Incident handlers")
+    # -- remediation -----------------------------------------------------------------------
+    operator_namespace: str = Field(
+        default="kubemedic",
+        validation_alias=AliasChoices("KUBEMEDIC_OPERATOR_NAMESPACE", "POD_NAMESPACE"),
+        description="the operator's namespace: its RemediationPolicies may select other namespaces",
+    )
+    protected_namespaces: list[str] = Field(
+        default_factory=list,
+        description="namespaces never remediated, on top of kube-system, kube-public, kube-node-lease",
+    )
+    verify_timeout_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="how long an applied action may take to make the target healthy",
+    )
+    approval_ttl_seconds: int = Field(
+        default=3600, ge=60, description="approval lifetime when no RemediationPolicy sets one"
+    )
+    remediation_interval_seconds: float = Field(
+        default=2.0, gt=0, description="how often in-flight remediations are advanced"
+    )
+    # Notifications (docs/notifications.md). NB: a Slack webhook URL is itself the
+    # credential, hence SecretStr: it never shows in a repr or a log of the settings.
+    notify_url: SecretStr = Field(
+        default=SecretStr(""),
+        description="webhook that gets one message per Incident state change; empty disables",
+    )
+    notify_format: Literal["generic", "slack"] = Field(
+        default="generic",
+        description="'generic' (the kubemedic.dev/notification/v1 JSON) or 'slack'",
+    )
+    notify_token_file: Path | None = Field(
+        default=None, description="file holding a bearer token for the webhook, re-read per message"
+    )
+    notify_cooldown_seconds: float = Field(
+        default=300,
+        ge=0,
+        le=86400,
+        description="least time between two messages of one Incident; urgent events skip it",
+    )
+    notify_timeout_seconds: float = Field(
+        default=5, gt=0, le=60, description="time limit of one webhook request"
+    )
+    # -- alerts (docs/alerts.md) ------------------------------------------------------------
+    webhook_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="port of the Alertmanager webhook (POST /alertmanager); 0 disables",
+    )
+    webhook_token_file: Path | None = Field(
+        default=None,
+        description="file holding the bearer token Alertmanager must send; required when "
+        "`webhook_port` is set; re-read when it changes (a mounted Secret)",
+    )
+    webhook_max_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="largest webhook body accepted; larger ones are answered 413",
+    )
+    alert_namespace: str = Field(
+        default="kubemedic",
+        description="namespace of Incidents for alerts about cluster-scoped objects (Nodes)",
+    )
+    alert_cooldown_seconds: float = Field(
+        default=600,
+        ge=0,
+        le=7 * 86400,
+        description="after an alert opened an Incident for a target, other alerts about the "
+        "same target open none for this long; 0 disables",
+    )
+    alert_poll_interval_seconds: float = Field(
+        default=0,
+        ge=0,
+        description="read ALERTS{alertstate='firing'} from Prometheus this often; 0 disables",
+    )
+    prometheus_url: str | None = Field(
+        default=None,
+        description="Prometheus base URL for metric evidence and polling; unset disables both",
+    )
+    prometheus_token_file: Path | None = Field(
+        default=None, description="file holding a bearer token for Prometheus, re-read per query"
+    )
+    prometheus_timeout_seconds: float = Field(
+        default=5, gt=0, le=60, description="time limit of one PromQL query"
+    )
+    prometheus_lookback_seconds: float = Field(
+        default=1800,
+        ge=60,
+        le=7 * 86400,
+        description="metric evidence starts this long before the alert (or the Incident)",
+    )
+    # -- LLM (docs/llm.md); everything is off while no URL is set ----------------------------
+    llm_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="base URLs of vLLM (OpenAI-compatible) replicas, comma-separated or a JSON "
+        "list; KUBEMEDIC_LLM_URL takes a single one",
+    )
+    llm_url: str | None = Field(default=None, description="one base URL; joins `llm_urls`")
+    llm_model: str = Field(
+        default="", description="model name to request; empty: the first one /v1/models lists"
+    )
+    llm_api_key: SecretStr = Field(
+        default=SecretStr(""), description="bearer token the server expects (vLLM --api-key)"
+    )
+    llm_tokenizer: str = Field(
+        default="",
+        description="tokenizer for prompt budgets: a local directory or a model id; empty: "
+        "the server's /tokenize",
+    )
+    llm_request_timeout_seconds: float = Field(
+        default=60, gt=0, le=600, description="time limit of one LLM request"
+    )
+    llm_total_timeout_seconds: float = Field(
+        default=120, gt=0, le=1800, description="time limit of one LLM answer, retries included"
+    )
+    llm_max_attempts: int = Field(
+        default=3, ge=1, le=10, description="requests per answer (retries on 429, 5xx, timeouts)"
+    )
+    llm_backoff_initial_seconds: float = Field(
+        default=0.5, gt=0, le=60, description="random exponential backoff: its multiplier"
+    )
+    llm_backoff_max_seconds: float = Field(
+        default=8, gt=0, le=300, description="random exponential backoff: its longest wait"
+    )
+    llm_max_concurrency: int = Field(
+        default=4, ge=1, le=256, description="LLM requests in flight from this operator"
+    )
+    llm_breaker_failure_threshold: int = Field(
+        default=5, ge=1, le=100, description="consecutive failures that open an endpoint's breaker"
+    )
+    llm_breaker_reset_seconds: float = Field(
+        default=30, gt=0, le=3600, description="how long an open breaker stays open"
+    )
+    llm_health_interval_seconds: float = Field(
+        default=15, gt=0, le=3600, description="how often each endpoint's /health is checked"
+    )
+    llm_priority: bool = Field(
+        default=True,
+        description="send vLLM's request `priority` for Critical and High incidents "
+        "(needs --scheduling-policy priority; dropped automatically where refused)",
+    )
+    llm_redact_patterns: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="extra regular expressions to redact before anything is sent: a JSON "
+        "list, or one per line; a group named `secret` limits the redaction to it",
+    )
+    llm_prompt_token_budget: int = Field(
+        default=8192, ge=1024, le=1_000_000, description="most tokens a prompt may have"
+    )
+    llm_knowledge_token_budget: int = Field(
+        default=2048, ge=0, le=500_000, description="tokens of runbook knowledge in the prompt"
+    )
+    llm_max_completion_tokens: int = Field(
+        default=2048, ge=256, le=65536, description="most tokens the model may answer with"
+    )
+    runbook_knowledge_documents: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="most relevant runbook ConfigMap documents appended to an Incident's "
+        "runbook, with or without an LLM; 0 disables",
+    )
+    runbook_knowledge_ttl_seconds: float = Field(
+        default=60, ge=0, le=86400, description="how long runbook ConfigMaps are cached"
+    )
+
+    @field_validator("llm_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("llm_redact_patterns", mode="before")
+    @classmethod
+    def _split_patterns(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [line for line in text.splitlines() if line.strip()]
+        return value
+
+    @field_validator("llm_redact_patterns")
+    @classmethod
+    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                msg = f"`llm_redact_patterns`: {pattern!r} is not a regular expression: {exc}"
+                raise ValueError(msg) from None
+        return patterns
+
+    @model_validator(mode="after")
+    def _llm_consistent(self) -> Self:
+        if self.llm_url and self.llm_url not in self.llm_urls:
+            self.llm_urls = [self.llm_url, *self.llm_urls]
+        for url in self.llm_urls:
+            if not url.startswith(("http://", "https://")):
+                msg = f"`llm_urls`: {url!r} must start with 'http://' or 'https://'"
+                raise ValueError(msg)
+        if self.llm_knowledge_token_budget > self.llm_prompt_token_budget // 2:
+            msg = (
+                "`llm_knowledge_token_budget` must be at most half of `llm_prompt_token_budget`"
+                f" ({self.llm_prompt_token_budget // 2})"
+            )
+            raise ValueError(msg)
+        return self

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import urllib.request
@@ -24,79 +23,29 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import pod_summary
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from localcluster import ROOT, LocalCluster, bin_dir, free_port
+
+from conftest import pod_summary
+from localcluster import LocalCluster
+from support.operator import GROUP, PLURAL, VERSION, http_ok, start_operator
+from support.operator import OperatorProcess as Operator
 from support.waiting import wait_for
 from support.workloads import FAILURE_LABEL, deployment
 
 pytestmark = pytest.mark.cluster
 
-GROUP, VERSION, PLURAL = "kubemedic.dev", "v1alpha1", "incidents"
-
-
-class Operator:
-    def __init__(self, process: subprocess.Popen[bytes], log: Path, metrics_port: int, health_port: int):
-        self.process, self.log, self.metrics_port, self.health_port = process, log, metrics_port, health_port
-
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
 
 @pytest.fixture(scope="module")
-def crds(cluster: LocalCluster, api_client: client.ApiClient) -> None:
-    subprocess.run(
-        [str(bin_dir() / "kubectl"), f"--kubeconfig={cluster.kubeconfig}", "apply", "-f", str(ROOT / "crds")],
-        check=True,
-        capture_output=True,
-    )
-    ext = client.ApiextensionsV1Api(api_client)
-    for name in ("incidents.kubemedic.dev", "remediationpolicies.kubemedic.dev"):
-        wait_for(
-            lambda n=name: any(
-                c.type == "Established" and c.status == "True"
-                for c in ext.read_custom_resource_definition(n).status.conditions or []
-            ),
-            timeout=30,
-            what=f"CRD {name} Established",
-        )
-
-
-@pytest.fixture(scope="module")
-def operator(cluster: LocalCluster, crds: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
-    log = tmp_path_factory.mktemp("operator") / "operator.log"
-    metrics_port, health_port = free_port(), free_port()
-    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "PYTHONUNBUFFERED": "1"}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "kubemedic", "run", "--metrics-port", str(metrics_port),
-             "--health-port", str(health_port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    op = Operator(process, log, metrics_port, health_port)
-    try:
-        wait_for(
-            lambda: process.poll() is None and _http_ok(f"http://127.0.0.1:{health_port}/healthz"),
-            timeout=60,
-            what="the operator's /healthz",
-            describe=op.log_tail,
-        )
+def operator(
+    cluster: LocalCluster, crds: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Operator]:
+    with start_operator(cluster, tmp_path_factory.mktemp("operator")) as op:
         yield op
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _http_ok(url: str) -> bool:
-    with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback
-        return int(resp.status) == 200
+    return http_ok(url)
 
 
 def _incident(name: str, target: dict[str, Any], **spec: Any) -> dict[str, Any]:
@@ -113,12 +62,17 @@ def _status(custom: client.CustomObjectsApi, namespace: str, name: str) -> dict[
     return dict(obj.get("status") or {})
 
 
-def _wait_diagnosed(custom: client.CustomObjectsApi, namespace: str, name: str, op: Operator) -> dict[str, Any]:
+def _wait_diagnosed(
+    custom: client.CustomObjectsApi, namespace: str, name: str, op: Operator
+) -> dict[str, Any]:
     return wait_for(
         lambda: (s := _status(custom, namespace, name)).get("diagnosis") and s,
         timeout=60,
         what=f"Incident {namespace}/{name} to be diagnosed",
-        describe=lambda: {"status": _status(custom, namespace, name), "operator log": op.log_tail(15)},
+        describe=lambda: {
+            "status": _status(custom, namespace, name),
+            "operator log": op.log_tail(15),
+        },
     )
 
 
@@ -126,35 +80,40 @@ def _condition(status: dict[str, Any], type_: str) -> dict[str, Any]:
     return next(c for c in status.get("conditions", []) if c["type"] == type_)
 
 
-def _wait_pods(core: client.CoreV1Api, namespace: str, app: str, predicate: Any, what: str) -> list[Any]:
+def _wait_pods(
+    core: client.CoreV1Api, namespace: str, app: str, predicate: Any, what: str
+) -> list[Any]:
     return wait_for(
-        lambda: (p := list(core.list_namespaced_pod(namespace, label_selector=f"app={app}").items))
-        and predicate(p)
-        and p,
+        lambda: (
+            (p := list(core.list_namespaced_pod(namespace, label_selector=f"app={app}").items))
+            and predicate(p)
+            and p
+        ),
         timeout=60,
         what=what,
-        describe=lambda: pod_summary(list(core.list_namespaced_pod(namespace, label_selector=f"app={app}").items)),
+        describe=lambda: pod_summary(
+            list(core.list_namespaced_pod(namespace, label_selector=f"app={app}").items)
+        ),
     )
 
 
 def _restarting(pods: list[Any]) -> bool:
     return any(
-        (s.restart_count or 0) >= 1 for p in pods if p.status.container_statuses for s in p.status.container_statuses
+        (s.restart_count or 0) >= 1
+        for p in pods
+        if p.status.container_statuses
+        for s in p.status.container_statuses
     )
 
 
 def _all_ready(count: int) -> Any:
     def check(pods: list[Any]) -> bool:
         return len(pods) == count and all(
-            any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or []) for p in pods
+            any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])
+            for p in pods
         )
 
     return check
-
-
-@pytest.fixture(scope="module")
-def custom(api_client: client.ApiClient) -> client.CustomObjectsApi:
-    return client.CustomObjectsApi(api_client)
 
 
 def test_invalid_incidents_are_rejected_with_the_field_named(
@@ -164,7 +123,10 @@ def test_invalid_incidents_are_rejected_with_the_field_named(
         (_incident("bad-kind", {"kind": "ConfigMap", "name": "x"}), "spec.target.kind"),
         (_incident("node-ns", {"kind": "Node", "namespace": "x", "name": "n1"}), "namespace"),
         (_incident("no-alert", {"kind": "Deployment", "name": "web"}, source="Alert"), "alert"),
-        (_incident("bad-sev", {"kind": "Deployment", "name": "web"}, severity="Catastrophic"), "spec.severity"),
+        (
+            _incident("bad-sev", {"kind": "Deployment", "name": "web"}, severity="Catastrophic"),
+            "spec.severity",
+        ),
     ]
     for body, field in cases:
         with pytest.raises(ApiException) as rejected:
@@ -175,13 +137,23 @@ def test_invalid_incidents_are_rejected_with_the_field_named(
 
 
 def test_oomkilled_deployment_gets_set_resources(
-    operator: Operator, core: client.CoreV1Api, apps: client.AppsV1Api, custom: client.CustomObjectsApi, namespace: str
+    operator: Operator,
+    core: client.CoreV1Api,
+    apps: client.AppsV1Api,
+    custom: client.CustomObjectsApi,
+    namespace: str,
 ) -> None:
-    apps.create_namespaced_deployment(namespace, deployment("cache", replicas=2, failure="oomkilled"))
+    apps.create_namespaced_deployment(
+        namespace, deployment("cache", replicas=2, failure="oomkilled")
+    )
     _wait_pods(core, namespace, "cache", _restarting, "OOMKilled pods restarting")
 
     custom.create_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL, _incident("cache-oom", {"kind": "Deployment", "name": "cache"})
+        GROUP,
+        VERSION,
+        namespace,
+        PLURAL,
+        _incident("cache-oom", {"kind": "Deployment", "name": "cache"}),
     )
     status = _wait_diagnosed(custom, namespace, "cache-oom", operator)
 
@@ -202,7 +174,9 @@ def test_oomkilled_deployment_gets_set_resources(
     events = wait_for(
         lambda: [
             e
-            for e in core.list_namespaced_event(namespace, field_selector="involvedObject.name=cache-oom").items
+            for e in core.list_namespaced_event(
+                namespace, field_selector="involvedObject.name=cache-oom"
+            ).items
             if e.reason == "Diagnosed"
         ],
         timeout=30,
@@ -224,12 +198,18 @@ def test_bad_rollout_gets_rollback_to_healthy_revision(
     apps.create_namespaced_deployment(namespace, deployment("shop", replicas=2))
     _wait_pods(core, namespace, "shop", _all_ready(2), "healthy revision 1")
     apps.patch_namespaced_deployment(
-        "shop", namespace, {"spec": {"template": {"metadata": {"labels": {FAILURE_LABEL: "crashloop"}}}}}
+        "shop",
+        namespace,
+        {"spec": {"template": {"metadata": {"labels": {FAILURE_LABEL: "crashloop"}}}}},
     )
     _wait_pods(core, namespace, "shop", _restarting, "revision 2 crash looping")
 
     custom.create_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL, _incident("shop-rollout", {"kind": "Deployment", "name": "shop"})
+        GROUP,
+        VERSION,
+        namespace,
+        PLURAL,
+        _incident("shop-rollout", {"kind": "Deployment", "name": "shop"}),
     )
     status = _wait_diagnosed(custom, namespace, "shop-rollout", operator)
     assert status["diagnosis"]["category"] == "BadRollout"
@@ -241,8 +221,18 @@ def test_bad_rollout_gets_rollback_to_healthy_revision(
     bundle_file = tmp_path / "shop.yaml"
     env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
     gathered = subprocess.run(
-        [sys.executable, "-m", "kubemedic", "bundle", "--incident", "shop-rollout", "-n", namespace,
-         "-o", str(bundle_file)],
+        [
+            sys.executable,
+            "-m",
+            "kubemedic",
+            "bundle",
+            "--incident",
+            "shop-rollout",
+            "-n",
+            namespace,
+            "-o",
+            str(bundle_file),
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -266,10 +256,18 @@ def test_bad_rollout_gets_rollback_to_healthy_revision(
 
 
 def test_missing_target_is_reported_then_recovers(
-    operator: Operator, core: client.CoreV1Api, apps: client.AppsV1Api, custom: client.CustomObjectsApi, namespace: str
+    operator: Operator,
+    core: client.CoreV1Api,
+    apps: client.AppsV1Api,
+    custom: client.CustomObjectsApi,
+    namespace: str,
 ) -> None:
     custom.create_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL, _incident("ghost", {"kind": "Deployment", "name": "ghost"})
+        GROUP,
+        VERSION,
+        namespace,
+        PLURAL,
+        _incident("ghost", {"kind": "Deployment", "name": "ghost"}),
     )
     status = wait_for(
         lambda: (s := _status(custom, namespace, "ghost")).get("conditions") and s,
@@ -286,7 +284,9 @@ def test_missing_target_is_reported_then_recovers(
     wait_for(
         lambda: [
             e
-            for e in core.list_namespaced_event(namespace, field_selector="involvedObject.name=ghost").items
+            for e in core.list_namespaced_event(
+                namespace, field_selector="involvedObject.name=ghost"
+            ).items
             if e.reason == "TargetNotFound" and e.type == "Warning"
         ],
         timeout=30,
@@ -294,14 +294,18 @@ def test_missing_target_is_reported_then_recovers(
     )
     assert operator.process.poll() is None
 
-    apps.create_namespaced_deployment(namespace, deployment("ghost", replicas=1, failure="imagepull"))
+    apps.create_namespaced_deployment(
+        namespace, deployment("ghost", replicas=1, failure="imagepull")
+    )
     status = _wait_diagnosed(custom, namespace, "ghost", operator)
     assert _condition(status, "TargetFound")["status"] == "True"
     assert status["diagnosis"]["category"] in {"ImagePullError", "Unknown"}
 
 
 def test_metrics_and_liveness_are_served(operator: Operator) -> None:
-    with urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=5) as resp:  # noqa: S310
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=5
+    ) as resp:
         text = resp.read().decode()
     assert "kubemedic_incidents_diagnosed_total" in text
     assert "kubemedic_evidence_gather_seconds" in text

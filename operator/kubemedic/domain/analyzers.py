@@ -62,7 +62,7 @@ ACTION_RISKS: Final[Mapping[ActionType, Risk]] = {
     ActionType.CORDON_NODE: Risk.HIGH,
 }
 
-# -- Kubelet and controller vocabulary ----------------------------------------------------
+# -- Kubelet and controller vocabulary --------------------------------------------------------
 
 IMAGE_PULL_REASONS: Final = frozenset(
     {
@@ -84,7 +84,7 @@ KILLED_EXIT_CODES: Final = frozenset({0, OOM_EXIT_CODE, 143})
 #: Restarts that count as "repeated" without a CrashLoopBackOff waiting state.
 CRASH_MIN_RESTARTS: Final = 3
 
-# -- Tuning -------------------------------------------------------------------------------
+# -- Tuning -----------------------------------------------------------------------------------
 
 #: At most this many evidence lines per analyzer, and pods cited per kind of evidence.
 MAX_EVIDENCE: Final = 12
@@ -130,10 +130,10 @@ _QUOTA_RE: Final = re.compile(
     r"exceeded quota: ([^,\s]{1,253}), requested: ([^ ]{1,1024}), used: ([^ ]{1,1024}), "
     r"limited: ([^ ]{1,1024})"
 )
-_EVICTION_RESOURCE_RE: Final = re.compile(r"low on resource: ([A-Za-z./-]{1,64})")
+_EVICTION_RESOURCE_RE: Final = re.compile(r"low on resource: ([A-Za-z][A-Za-z./-]{0,62}[A-Za-z])")
 _EVICTION_USAGE_RE: Final = re.compile(
     r"Container (\S{1,63}) was using (\S{1,32}), request is (\S{1,32}), "
-    r"has larger consumption of ([A-Za-z./-]{1,64})"
+    r"has larger consumption of ([A-Za-z][A-Za-z./-]{0,62}[A-Za-z])"
 )
 _VOLUME_SCHEDULING_RE: Final = re.compile(
     r"unbound immediate PersistentVolumeClaims|volume node affinity conflict|"
@@ -152,7 +152,7 @@ _MAX_SCAN: Final = 4096
 class ProblemKind(StrEnum):
     """What is wrong with one container (the building block of several analyzers)."""
 
-    OOM = "OOM"
+    OOM = "OOMKilled"
     CRASH = "Crash"
     IMAGE = "ImagePull"
     CONFIG = "Config"
@@ -195,11 +195,11 @@ class Finding:
 Analyzer = Callable[[view.BundleView], Finding | None]
 
 
-# -- Small helpers ------------------------------------------------------------------------
+# -- Small helpers ----------------------------------------------------------------------------
 
 
 def make_action(
-    action_type: ActionType, target: ObjectRef, params: Mapping[str, object] | None = None
+    action_type: ActionType, target: ObjectRef, *, params: Mapping[str, object] | None = None
 ) -> Action:
     """An action of the catalog with its fixed risk."""
     return Action(
@@ -215,26 +215,33 @@ def escalate(target: ObjectRef, *, reason: str, instructions: str) -> Action:
     return make_action(
         ActionType.ESCALATE,
         target,
-        {"reason": view.truncate(reason, 1000), "instructions": instructions[:4000]},
+        params={"reason": view.truncate(reason, 1000), "instructions": instructions[:4000]},
     )
 
 
-def object_ref(kind: str, namespace: str | None, name: str) -> ObjectRef:
+def object_ref(kind: str, name: str, *, namespace: str | None = None) -> ObjectRef:
+    """An action target; ``namespace`` is ``None`` (or ``""``) for cluster-scoped kinds."""
     return ObjectRef(kind=kind, namespace=namespace or None, name=name)
+
+
+def key_ref(key: view.ObjectKey) -> ObjectRef:
+    """The action target for a ``(kind, namespace, name)`` key."""
+    kind, namespace, name = key
+    return object_ref(kind, name, namespace=namespace)
 
 
 def target_ref(index: view.BundleView) -> ObjectRef:
     target = index.target
-    return object_ref(target.kind.value, target.namespace, target.name)
+    return object_ref(target.kind.value, target.name, namespace=target.namespace)
 
 
 def workload_object_ref(index: view.BundleView) -> ObjectRef | None:
     """The workload the target is or belongs to, as an action target."""
     key = index.workload_ref()
-    return None if key is None else object_ref(*key)
+    return None if key is None else key_ref(key)
 
 
-def describe_workload(key: tuple[str, str, str] | None, fallback: str) -> str:
+def describe_workload(key: view.ObjectKey | None, fallback: str) -> str:
     if key is None:
         return fallback
     kind, namespace, name = key
@@ -268,7 +275,7 @@ def _quoted_list(names: Iterable[str]) -> str:
     return ", ".join(f"'{name}'" for name in sorted(set(names)))
 
 
-# -- Container problems -------------------------------------------------------------------
+# -- Container problems -----------------------------------------------------------------------
 
 
 def _probe_containers(events: Sequence[view.EventInfo], probe: str) -> set[str]:
@@ -520,7 +527,7 @@ def _log_line(index: view.BundleView, problem: ContainerProblem) -> tuple[str, s
     return None
 
 
-# -- OOMKilled ----------------------------------------------------------------------------
+# -- OOMKilled --------------------------------------------------------------------------------
 
 
 def propose_memory_limit(*, limit_bytes: int, peak_bytes: int | None) -> int | None:
@@ -566,7 +573,7 @@ def memory_peak(
 
 
 def _memory_limit_source(
-    index: view.BundleView, container: str, pods: Sequence[object]
+    index: view.BundleView, container: str, *, pods: Sequence[object]
 ) -> tuple[int | None, str]:
     """The container's current memory limit and the evidence line naming its field."""
     workload = index.workload()
@@ -610,7 +617,7 @@ def analyze_oom_killed(index: view.BundleView) -> Finding | None:
     for container, _count in by_container.most_common(MAX_POD_ACTIONS):
         affected = [p for p in problems if p.container == container]
         pods = [pods_by_name[p.pod] for p in affected if p.pod in pods_by_name]
-        limit, limit_line = _memory_limit_source(index, container, pods)
+        limit, limit_line = _memory_limit_source(index, container, pods=pods)
         if limit_line:
             evidence.append(limit_line)
         namespace = affected[0].namespace
@@ -680,7 +687,7 @@ def analyze_oom_killed(index: view.BundleView) -> Finding | None:
             make_action(
                 ActionType.SET_RESOURCES,
                 workload_ref,
-                {"container": container, "memoryLimit": formatted},
+                params={"container": container, "memoryLimit": formatted},
             )
         )
     pods_affected = _pods_affected(problems)
@@ -701,7 +708,7 @@ def analyze_oom_killed(index: view.BundleView) -> Finding | None:
     )
 
 
-# -- CrashLoop ----------------------------------------------------------------------------
+# -- CrashLoop --------------------------------------------------------------------------------
 
 _EXIT_CODE_MEANINGS: Final[Mapping[int, str]] = {
     1: "a generic application error",
@@ -732,7 +739,8 @@ def analyze_crash_loop(index: view.BundleView) -> Finding | None:
     log_lines: list[str] = []
     for problem in problems[:MAX_CITED_PODS]:
         found = _log_line(index, problem)
-        if found is not None:
+        # NB: replicas usually fail with the same line; citing it once keeps evidence short.
+        if found is not None and found[0] not in log_lines:
             log_lines.append(found[0])
             evidence.append(found[1])
     exit_codes = Counter(p.exit_code for p in problems if p.exit_code is not None)
@@ -793,7 +801,7 @@ def analyze_crash_loop(index: view.BundleView) -> Finding | None:
     )
 
 
-# -- BadRollout ---------------------------------------------------------------------------
+# -- BadRollout -------------------------------------------------------------------------------
 
 
 class _Health(StrEnum):
@@ -894,7 +902,7 @@ def analyze_bad_rollout(index: view.BundleView) -> Finding | None:
     template in one step, and the evidence lists the template changes for the follow-up.
     """
     key = index.workload_ref()
-    deployment = index.find(*key) if key is not None and key[0] == "Deployment" else None
+    deployment = index.find_key(key) if key is not None and key[0] == "Deployment" else None
     revisions = index.revisions(deployment) if deployment is not None else []
     if key is None or deployment is None or len(revisions) < 2:
         return None
@@ -932,7 +940,7 @@ def analyze_bad_rollout(index: view.BundleView) -> Finding | None:
         f"Template change revision {good.number} → {newest.number}: {c}" for c in changes[:5]
     )
     namespace, name = key[1], key[2]
-    deployment_ref = object_ref("Deployment", namespace, name)
+    deployment_ref = object_ref("Deployment", name, namespace=namespace)
     summary = (
         f"Revision {newest.number} of Deployment {namespace}/{name} is failing ({symptom.value} on "
         f"{_plural(failing_pods, 'pod')}) while revision {good.number} was healthy; roll back to "
@@ -946,7 +954,9 @@ def analyze_bad_rollout(index: view.BundleView) -> Finding | None:
         confidence=confidence,
         evidence=_clip(evidence),
         actions=(
-            make_action(ActionType.ROLLBACK_ROLLOUT, deployment_ref, {"toRevision": good.number}),
+            make_action(
+                ActionType.ROLLBACK_ROLLOUT, deployment_ref, params={"toRevision": good.number}
+            ),
         ),
         facts={
             "pod": first.pod,
@@ -958,7 +968,7 @@ def analyze_bad_rollout(index: view.BundleView) -> Finding | None:
     )
 
 
-# -- ImagePullError -----------------------------------------------------------------------
+# -- ImagePullError ---------------------------------------------------------------------------
 
 
 def analyze_image_pull_error(index: view.BundleView) -> Finding | None:
@@ -1032,7 +1042,7 @@ def analyze_image_pull_error(index: view.BundleView) -> Finding | None:
     )
 
 
-# -- ConfigError --------------------------------------------------------------------------
+# -- ConfigError ------------------------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
@@ -1132,7 +1142,7 @@ def analyze_config_error(index: view.BundleView) -> Finding | None:
     )
 
 
-# -- ProbeFailure -------------------------------------------------------------------------
+# -- ProbeFailure -----------------------------------------------------------------------------
 
 
 def describe_probe(probe: object) -> str:
@@ -1160,6 +1170,11 @@ def describe_probe(probe: object) -> str:
         if view.get_int(probe, field) is not None
     ]
     return handler + (f" ({', '.join(settings)})" if settings else "")
+
+
+def _template_hash(pod: object) -> str:
+    labels = view.labels_of(pod)
+    return labels.get(view.POD_TEMPLATE_HASH_LABEL) or labels.get("controller-revision-hash", "")
 
 
 def analyze_probe_failure(index: view.BundleView) -> Finding | None:
@@ -1194,8 +1209,15 @@ def analyze_probe_failure(index: view.BundleView) -> Finding | None:
         f"{probe_text}"
     )
     failing = {p.pod for p in problems}
+    # NB: siblings must share the failing pods' template (pod-template-hash or
+    # controller-revision-hash): a healthy pod of another revision proves nothing.
+    failing_templates = {_template_hash(pods_by_name.get(name)) for name in failing}
     healthy_siblings = [
-        p for p in scope if view.name_of(p) not in failing and is_healthy_pod(index, p)
+        p
+        for p in scope
+        if view.name_of(p) not in failing
+        and _template_hash(p) in failing_templates
+        and is_healthy_pod(index, p)
     ]
     workload_key = index.workload_ref()
     subject = describe_workload(workload_key, f"Pod {first.namespace}/{first.pod}")
@@ -1208,7 +1230,9 @@ def analyze_probe_failure(index: view.BundleView) -> Finding | None:
         )
         actions.extend(
             make_action(
-                ActionType.DELETE_POD, object_ref("Pod", first.namespace, name), {"pod": name}
+                ActionType.DELETE_POD,
+                object_ref("Pod", name, namespace=first.namespace),
+                params={"pod": name},
             )
             for name in sorted(failing)[:MAX_POD_ACTIONS]
         )
@@ -1261,7 +1285,7 @@ def analyze_probe_failure(index: view.BundleView) -> Finding | None:
     )
 
 
-# -- Unschedulable ------------------------------------------------------------------------
+# -- Unschedulable ----------------------------------------------------------------------------
 
 
 def scheduler_reasons(message: str) -> list[tuple[int, str]]:
@@ -1397,7 +1421,7 @@ def analyze_unschedulable(index: view.BundleView) -> Finding | None:
     )
 
 
-# -- NodeNotReady -------------------------------------------------------------------------
+# -- NodeNotReady -----------------------------------------------------------------------------
 
 
 def node_not_ready_line(node: object) -> str | None:
@@ -1420,11 +1444,11 @@ def _node_actions(node: object, *, reason: str, target: ObjectRef | None = None)
     actions: list[Action] = []
     if view.get(node, "spec", "unschedulable") is not True:
         actions.append(
-            make_action(ActionType.CORDON_NODE, object_ref("Node", None, name), {"node": name})
+            make_action(ActionType.CORDON_NODE, object_ref("Node", name), params={"node": name})
         )
     actions.append(
         escalate(
-            target or object_ref("Node", None, name),
+            target or object_ref("Node", name),
             reason=reason,
             instructions=(
                 f"Node '{name}' is not Ready. Check it with `kubectl describe node {name}`; on "
@@ -1523,7 +1547,7 @@ def analyze_node_not_ready(index: view.BundleView) -> Finding | None:
     )
 
 
-# -- VolumeError --------------------------------------------------------------------------
+# -- VolumeError ------------------------------------------------------------------------------
 
 _VOLUME_EVENT_REASONS: Final = frozenset(
     {"FailedMount", "FailedAttachVolume", "FailedMapVolume", "FailedBinding", "ProvisioningFailed"}
@@ -1651,7 +1675,7 @@ def analyze_volume_error(index: view.BundleView) -> Finding | None:
     )
 
 
-# -- QuotaExceeded ------------------------------------------------------------------------
+# -- QuotaExceeded ----------------------------------------------------------------------------
 
 
 def _parse_resource_list(text: str) -> dict[str, str]:
@@ -1727,7 +1751,7 @@ def analyze_quota_exceeded(index: view.BundleView) -> Finding | None:
     if key is None:
         return None
     kind, namespace, name = key
-    workload = index.find(*key) or {
+    workload = index.find_key(key) or {
         "kind": kind,
         "metadata": {"namespace": namespace, "name": name},
     }
@@ -1746,7 +1770,7 @@ def analyze_quota_exceeded(index: view.BundleView) -> Finding | None:
             quota_name = match[1]
             requested, limited = _parse_resource_list(match[2]), _parse_resource_list(match[4])
             break
-    quota = index.find("ResourceQuota", namespace, quota_name) if quota_name else None
+    quota = index.find("ResourceQuota", quota_name, namespace=namespace) if quota_name else None
     quota_evidence, advice = _exhausted_quotas(
         [quota] if quota is not None else index.quotas(namespace),
         limited=limited,
@@ -1779,14 +1803,12 @@ def analyze_quota_exceeded(index: view.BundleView) -> Finding | None:
         summary=summary,
         confidence=0.93 if quota is not None else 0.85,
         evidence=_clip(evidence),
-        actions=(
-            escalate(object_ref(kind, namespace, name), reason=summary, instructions=instructions),
-        ),
+        actions=(escalate(key_ref(key), reason=summary, instructions=instructions),),
         facts={"quota": quota_name, "namespace": namespace},
     )
 
 
-# -- ServiceNoEndpoints -------------------------------------------------------------------
+# -- ServiceNoEndpoints -----------------------------------------------------------------------
 
 
 def _ready_endpoint_count(index: view.BundleView, service: object) -> tuple[int, int, list[str]]:
@@ -1895,8 +1917,8 @@ def analyze_service_no_endpoints(index: view.BundleView) -> Finding | None:
         actions.append(
             make_action(
                 ActionType.SCALE_WORKLOAD,
-                object_ref(view.kind_of(workload), namespace, view.name_of(workload)),
-                {"replicas": 1},
+                object_ref(view.kind_of(workload), view.name_of(workload), namespace=namespace),
+                params={"replicas": 1},
             )
         )
         actions.append(
@@ -1964,7 +1986,7 @@ def analyze_service_no_endpoints(index: view.BundleView) -> Finding | None:
     )
 
 
-# -- Evicted ------------------------------------------------------------------------------
+# -- Evicted ----------------------------------------------------------------------------------
 
 
 def analyze_evicted(index: view.BundleView) -> Finding | None:
@@ -2030,7 +2052,7 @@ def analyze_evicted(index: view.BundleView) -> Finding | None:
             make_action(
                 ActionType.SET_RESOURCES,
                 workload_ref,
-                {
+                params={
                     "container": container,
                     "memoryRequest": quantity.format_quantity(proposed, binary=True),
                 },
@@ -2063,8 +2085,8 @@ def analyze_evicted(index: view.BundleView) -> Finding | None:
     actions.extend(
         make_action(
             ActionType.DELETE_POD,
-            object_ref("Pod", view.namespace_of(p), view.name_of(p)),
-            {"pod": view.name_of(p)},
+            object_ref("Pod", view.name_of(p), namespace=view.namespace_of(p)),
+            params={"pod": view.name_of(p)},
         )
         for p in evicted[:MAX_POD_ACTIONS]
         if workload_ref is not None
@@ -2088,7 +2110,7 @@ def analyze_evicted(index: view.BundleView) -> Finding | None:
     )
 
 
-# -- HPAMaxedOut --------------------------------------------------------------------------
+# -- HPAMaxedOut ------------------------------------------------------------------------------
 
 
 def _utilisation_ratio(hpa: object) -> tuple[float | None, list[str]]:
@@ -2139,7 +2161,7 @@ def analyze_hpa_maxed_out(index: view.BundleView) -> Finding | None:
         hpas = [] if hpa is None else [hpa]
     else:
         key = index.workload_ref()
-        hpas = [] if key is None else index.hpas_for(*key)
+        hpas = [] if key is None else index.hpas_for(key)
     for hpa in hpas:
         max_replicas = view.get_int(hpa, "spec", "maxReplicas")
         current = view.get_int(hpa, "status", "currentReplicas")
@@ -2163,7 +2185,7 @@ def analyze_hpa_maxed_out(index: view.BundleView) -> Finding | None:
         evidence.extend(ratio_evidence)
         strong = limited_true and limited_reason == "TooManyReplicas"
         namespace, name = view.namespace_of(hpa), view.name_of(hpa)
-        hpa_ref = object_ref("HorizontalPodAutoscaler", namespace, name)
+        hpa_ref = object_ref("HorizontalPodAutoscaler", name, namespace=namespace)
         proposed = propose_max_replicas(
             max_replicas=max_replicas, current_replicas=current, ratio=ratio
         )
@@ -2189,7 +2211,7 @@ def analyze_hpa_maxed_out(index: view.BundleView) -> Finding | None:
             params: dict[str, object] = {"maxReplicas": proposed}
             if min_replicas is not None and 1 <= min_replicas <= proposed:
                 params["minReplicas"] = min_replicas
-            actions = (make_action(ActionType.PATCH_HPA, hpa_ref, params),)
+            actions = (make_action(ActionType.PATCH_HPA, hpa_ref, params=params),)
             summary = (
                 f"HPA {namespace}/{name} is pinned at maxReplicas={max_replicas} for "
                 f"{scale_target} and wants more; "

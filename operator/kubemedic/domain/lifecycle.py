@@ -20,6 +20,14 @@ from kubemedic.models.conditions import (
 )
 from kubemedic.models.diagnosis import Category, Diagnosis
 from kubemedic.models.incident import DiagnosisStatus, IncidentStatus, Phase, ProposedAction
+from kubemedic.models.remediation import (
+    MAX_ACTION_RECORDS,
+    MAX_HISTORY,
+    TERMINAL_STATES,
+    ActionRecord,
+    ActionState,
+    HistoryEntry,
+)
 from kubemedic.models.target import TargetRef
 
 
@@ -72,8 +80,13 @@ def status_diagnosed(
     digest: str,
     generation: int | None,
     now: datetime,
+    target_fingerprint: str | None = None,
 ) -> IncidentStatus:
-    """Record a diagnosis, its evidence and the proposed actions with stable IDs."""
+    """Record a diagnosis, its evidence and the proposed actions with stable IDs.
+
+    A new diagnosis starts a new decision round: records still in flight from an earlier
+    round are marked Superseded (their history stays).
+    """
     conditions = set_condition(
         status.conditions,
         type=ConditionType.TARGET_FOUND,
@@ -95,9 +108,28 @@ def status_diagnosed(
         observed_generation=generation,
         now=now,
     )
+    superseded = [
+        r
+        if r.state in TERMINAL_STATES
+        or r.state is ActionState.APPLYING
+        or r.state is ActionState.VERIFYING
+        else r.model_copy(
+            update={"state": ActionState.SUPERSEDED, "finished_time": now.replace(microsecond=0)}
+        )
+        for r in status.actions
+    ]
+    status = with_history(
+        status,
+        step="Diagnosed",
+        message=f"{diagnosis.category.value} ({diagnosis.confidence:.0%}) by {diagnosis.engine}; "
+        f"proposed: {', '.join(a.type.value for a in diagnosis.actions) or 'nothing'}",
+        now=now,
+    )
     return status.model_copy(
         update={
             "conditions": conditions,
+            "actions": superseded,
+            "target_fingerprint": target_fingerprint,
             "phase": Phase.DIAGNOSED,
             "observed_generation": generation,
             "diagnosed_time": now.replace(microsecond=0),
@@ -133,3 +165,42 @@ def status_with_reports(
 def status_patch(status: IncidentStatus) -> dict[str, object]:
     """The JSON form to write as the Incident's status (camelCase, no nulls)."""
     return status.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def with_history(
+    status: IncidentStatus, *, step: str, message: str, now: datetime, action_id: str | None = None
+) -> IncidentStatus:
+    """Append a history entry (the newest MAX_HISTORY are kept)."""
+    entry = HistoryEntry(
+        time=now.replace(microsecond=0), step=step, message=message[:1024], action_id=action_id
+    )
+    return status.model_copy(update={"history": [*status.history, entry][-MAX_HISTORY:]})
+
+
+def with_record(status: IncidentStatus, record: ActionRecord) -> IncidentStatus:
+    """Insert or replace the record with the same action ID."""
+    others = [r for r in status.actions if r.id != record.id]
+    return status.model_copy(update={"actions": [*others, record][-MAX_ACTION_RECORDS:]})
+
+
+def with_condition(
+    status: IncidentStatus,
+    *,
+    type: str,
+    condition_status: ConditionStatus,
+    reason: str,
+    message: str,
+    generation: int | None,
+    now: datetime,
+) -> IncidentStatus:
+    """Set one condition (``lastTransitionTime`` moves only when its status changes)."""
+    conditions = set_condition(
+        status.conditions,
+        type=type,
+        status=condition_status,
+        reason=reason,
+        message=message[:1024],
+        observed_generation=generation,
+        now=now,
+    )
+    return status.model_copy(update={"conditions": conditions})

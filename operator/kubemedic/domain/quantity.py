@@ -90,7 +90,7 @@ def parse_quantity(text: str | int | float) -> decimal.Decimal:
     if match["sign"] == "-":
         number = -number
     suffix = match["suffix"] or ""
-    if suffix[:1] in {"e", "E"} and len(suffix) > 1:
+    if suffix[:1] in {"e", "E"} and suffix not in DECIMAL_SUFFIXES and suffix != "Ei":
         exponent = int(suffix[1:])
         if abs(exponent) > MAX_EXPONENT:
             msg = f"'{text}': exponent must be between -{MAX_EXPONENT} and {MAX_EXPONENT}"

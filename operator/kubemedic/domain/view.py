@@ -33,6 +33,8 @@ from kubemedic.models.target import TargetKind, TargetRef
 
 #: A Kubernetes object as the API returns it.
 RawObject = dict[str, Any]
+#: ``(kind, namespace, name)`` of an object; namespace is ``""`` when cluster-scoped.
+ObjectKey = tuple[str, str, str]
 
 REVISION_ANNOTATION: Final = "deployment.kubernetes.io/revision"
 POD_TEMPLATE_HASH_LABEL: Final = "pod-template-hash"
@@ -351,9 +353,14 @@ class BundleView:
         """All (non-Event) objects of a kind, in bundle order."""
         return list(self._by_kind.get(kind, ()))
 
-    def find(self, kind: str, namespace: str | None, name: str) -> RawObject | None:
-        """An object by kind, namespace (``""``/``None`` for cluster-scoped) and name."""
+    def find(self, kind: str, name: str, *, namespace: str | None = None) -> RawObject | None:
+        """An object by kind, name and namespace (``None`` for cluster-scoped)."""
         return self._by_key.get((kind, namespace or "", name))
+
+    def find_key(self, key: ObjectKey) -> RawObject | None:
+        """An object by its ``(kind, namespace, name)`` key."""
+        kind, namespace, name = key
+        return self.find(kind, name, namespace=namespace)
 
     def by_uid(self, uid: str) -> RawObject | None:
         return self._by_uid.get(uid) if uid else None
@@ -361,7 +368,7 @@ class BundleView:
     def target_object(self) -> RawObject | None:
         """The object the incident is about, if the bundle holds it."""
         target = self.target
-        return self.find(target.kind.value, target.namespace, target.name)
+        return self.find(target.kind.value, target.name, namespace=target.namespace)
 
     # -- ownership -----------------------------------------------------------------------
 
@@ -380,7 +387,9 @@ class BundleView:
             return None
         found = self.by_uid(get_str(ref, "uid"))
         if found is None:
-            found = self.find(get_str(ref, "kind"), namespace_of(obj), get_str(ref, "name"))
+            found = self.find(
+                get_str(ref, "kind"), get_str(ref, "name"), namespace=namespace_of(obj)
+            )
         return found
 
     def owner_chain(self, obj: object) -> list[RawObject]:
@@ -406,7 +415,7 @@ class BundleView:
                     found.setdefault(id(item), item)
         return list(found.values())
 
-    def workload_key(self, obj: object) -> tuple[str, str, str] | None:
+    def workload_key(self, obj: object) -> ObjectKey | None:
         """``(kind, namespace, name)`` of the workload that controls ``obj`` (or ``obj`` itself).
 
         Follows owner references through the bundle; where a ReplicaSet is missing, infers
@@ -432,7 +441,7 @@ class BundleView:
         return None
 
     @staticmethod
-    def _deployment_from_hash(pod: object, replicaset_name: str) -> tuple[str, str, str] | None:
+    def _deployment_from_hash(pod: object, replicaset_name: str) -> ObjectKey | None:
         pod_hash = labels_of(pod).get(POD_TEMPLATE_HASH_LABEL, "")
         suffix = f"-{pod_hash}"
         if pod_hash and replicaset_name.endswith(suffix) and len(replicaset_name) > len(suffix):
@@ -444,9 +453,8 @@ class BundleView:
     def pods(self) -> list[RawObject]:
         return self.objects_of_kind("Pod")
 
-    def pods_of_workload(self, kind: str, namespace: str, name: str) -> list[RawObject]:
-        """Pods controlled (directly or via a ReplicaSet) by the named workload."""
-        key = (kind, namespace, name)
+    def pods_of_workload(self, key: ObjectKey) -> list[RawObject]:
+        """Pods controlled (directly or via a ReplicaSet) by the workload ``key``."""
         return [pod for pod in self.pods() if self.workload_key(pod) == key]
 
     def replicasets_of(self, deployment: object) -> list[RawObject]:
@@ -468,9 +476,9 @@ class BundleView:
     def workload(self) -> RawObject | None:
         """The workload object the target is or belongs to (Deployment/StatefulSet/DaemonSet)."""
         key = self.workload_ref()
-        return None if key is None else self.find(*key)
+        return None if key is None else self.find_key(key)
 
-    def workload_ref(self) -> tuple[str, str, str] | None:
+    def workload_ref(self) -> ObjectKey | None:
         """``(kind, namespace, name)`` of the target's workload, even if it is not in the bundle."""
         target = self.target
         kind = target.kind
@@ -511,7 +519,7 @@ class BundleView:
                 if namespace_of(pod) == namespace and target.name in claim_names(pod)
             ]
         ref = self.workload_ref()
-        return [] if ref is None else self.pods_of_workload(*ref)
+        return [] if ref is None else self.pods_of_workload(ref)
 
     def pods_selected_by(self, namespace: str, selector: Mapping[str, str]) -> list[RawObject]:
         """Pods in ``namespace`` whose labels match an equality selector."""
@@ -542,7 +550,7 @@ class BundleView:
     # -- other kinds ---------------------------------------------------------------------
 
     def node(self, name: str) -> RawObject | None:
-        return self.find("Node", None, name) if name else None
+        return self.find("Node", name) if name else None
 
     def nodes(self) -> list[RawObject]:
         return self.objects_of_kind("Node")
@@ -550,8 +558,9 @@ class BundleView:
     def quotas(self, namespace: str) -> list[RawObject]:
         return [q for q in self.objects_of_kind("ResourceQuota") if namespace_of(q) == namespace]
 
-    def hpas_for(self, kind: str, namespace: str, name: str) -> list[RawObject]:
-        """HPAs whose ``spec.scaleTargetRef`` names the workload."""
+    def hpas_for(self, key: ObjectKey) -> list[RawObject]:
+        """HPAs whose ``spec.scaleTargetRef`` names the workload ``key``."""
+        kind, namespace, name = key
         return [
             hpa
             for hpa in self.objects_of_kind("HorizontalPodAutoscaler")
@@ -571,10 +580,10 @@ class BundleView:
 
     def endpoints_for(self, service: object) -> RawObject | None:
         """The legacy core/v1 Endpoints object of the same name."""
-        return self.find("Endpoints", namespace_of(service), name_of(service))
+        return self.find("Endpoints", name_of(service), namespace=namespace_of(service))
 
     def pvc(self, namespace: str, name: str) -> RawObject | None:
-        return self.find("PersistentVolumeClaim", namespace, name)
+        return self.find("PersistentVolumeClaim", name, namespace=namespace)
 
     # -- logs and metrics ----------------------------------------------------------------
 

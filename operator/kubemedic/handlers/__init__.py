@@ -3,6 +3,6 @@
 Importing this package registers every handler with kopf's default registry.
 """
 
-from kubemedic.handlers import incidents, startup
+from kubemedic.handlers import incidents, remediation, startup, webhook
 
-__all__ = ["incidents", "startup"]
+__all__ = ["incidents", "remediation", "startup", "webhook"]

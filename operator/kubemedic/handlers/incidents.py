@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from kubemedic.constants import API_GROUP, API_VERSION, INCIDENT_PLURAL
 from kubemedic.domain.lifecycle import status_patch
 from kubemedic.models.conditions import ConditionStatus, ConditionType, find_condition
-from kubemedic.models.incident import IncidentSpec, IncidentStatus
+from kubemedic.models.incident import IncidentSpec, IncidentStatus, Phase
 from kubemedic.service.diagnosis import diagnose_incident
 
 RESOURCE = (API_GROUP, API_VERSION, INCIDENT_PLURAL)
@@ -18,10 +18,18 @@ RESOURCE = (API_GROUP, API_VERSION, INCIDENT_PLURAL)
 MISSING_TARGET_RETRY_SECONDS: Final = 10.0
 
 
-def _target_missing(status: kopf.Status, **_: Any) -> bool:
-    conditions = IncidentStatus.model_validate(dict(status)).conditions
-    found = find_condition(conditions, ConditionType.TARGET_FOUND)
-    return found is not None and found.status is ConditionStatus.FALSE
+def _needs_diagnosis_again(status: kopf.Status, **_: Any) -> bool:
+    """The target was missing, or it changed after the diagnosis (remediation refused)."""
+    current = IncidentStatus.model_validate(dict(status))
+    found = find_condition(current.conditions, ConditionType.TARGET_FOUND)
+    if found is not None and found.status is ConditionStatus.FALSE:
+        return True
+    diagnosed = find_condition(current.conditions, ConditionType.DIAGNOSED)
+    return (
+        current.phase is Phase.DIAGNOSING
+        and diagnosed is not None
+        and diagnosed.reason == "TargetChanged"
+    )
 
 
 @kopf.on.resume(*RESOURCE)
@@ -42,7 +50,7 @@ async def diagnose(
 
 
 @kopf.timer(
-    *RESOURCE, interval=MISSING_TARGET_RETRY_SECONDS, initial_delay=5.0, when=_target_missing
+    *RESOURCE, interval=MISSING_TARGET_RETRY_SECONDS, initial_delay=5.0, when=_needs_diagnosis_again
 )
 async def retry_missing_target(
     body: kopf.Body,
@@ -68,7 +76,12 @@ async def _diagnose(
         parsed = IncidentSpec.model_validate(dict(spec))
     except ValidationError as exc:
         # The API server validates the spec; this only fires for a CRD older than the operator.
-        kopf.event(body, type="Warning", reason="InvalidSpec", message=f"spec is invalid: {exc.errors()[0]['msg']}")
+        kopf.event(
+            body,
+            type="Warning",
+            reason="InvalidSpec",
+            message=f"spec is invalid: {exc.errors()[0]['msg']}",
+        )
         raise kopf.PermanentError(f"invalid spec: {exc}") from exc
     outcome = await diagnose_incident(
         memo["diagnosis_deps"],

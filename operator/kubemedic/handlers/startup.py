@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 import kopf
 
 from kubemedic.clients.kube import KubeReader, load_api_client
 from kubemedic.constants import FINALIZER, PROGRESS_PREFIX
+from kubemedic.clients.remediation import Remediator
 from kubemedic.service.diagnosis import DiagnosisDeps
+from kubemedic.service.prometheus import build_enrichers
+from kubemedic.service.remediation import RemediationDeps
 from kubemedic.settings import OperatorSettings
 
 
@@ -30,4 +34,13 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.watching.client_timeout = 330
     settings.networking.request_timeout = 30
     memo["reader"] = KubeReader(load_api_client(operator_settings.kubeconfig))
-    memo["diagnosis_deps"] = DiagnosisDeps(reader=memo["reader"])
+    memo["diagnosis_deps"] = DiagnosisDeps(
+        reader=memo["reader"], enrichers=build_enrichers(operator_settings)
+    )
+    memo["remediation_deps"] = RemediationDeps(
+        remediator=Remediator(memo["reader"].api),
+        operator_namespace=operator_settings.operator_namespace,
+        extra_protected=tuple(operator_settings.protected_namespaces),
+        verify_timeout=timedelta(seconds=operator_settings.verify_timeout_seconds),
+        default_approval_ttl_seconds=operator_settings.approval_ttl_seconds,
+    )

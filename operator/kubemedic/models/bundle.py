@@ -52,7 +52,7 @@ class MetricResult(KubeModel):
 class IncidentBundle(KubeModel):
     """The evidence gathered for one incident."""
 
-    api_version: Literal["kubemedic.dev/v1alpha1"] = Field(default=GROUP_VERSION)
+    api_version: Literal["kubemedic.dev/v1alpha1"] = Field(default="kubemedic.dev/v1alpha1")
     kind: Literal["IncidentBundle"] = BUNDLE_KIND
     target: TargetRef
     collected_at: datetime | None = None

@@ -79,6 +79,10 @@ class ConditionType(StrEnum):
     RESOLVED = "Resolved"
     #: RemediationPolicy: the policy is valid and in effect; its summary condition.
     READY = "Ready"
+    #: Incident from an alert: the alert has resolved (False: it fired again).
+    ALERT_RESOLVED = "AlertResolved"
+    #: Incident: Prometheus answered the evidence queries (False: diagnosed without metrics).
+    METRICS_COLLECTED = "MetricsCollected"
 
 
 class ConditionReason(StrEnum):
@@ -116,6 +120,12 @@ class ConditionReason(StrEnum):
     STILL_FAILING = "StillFailing"
     ALERT_RESOLVED = "AlertResolved"
     ESCALATED = "Escalated"
+    # AlertResolved
+    ALERT_FIRING = "AlertFiring"
+    # MetricsCollected
+    QUERIED = "Queried"
+    NO_SAMPLES = "NoSamples"
+    PROMETHEUS_UNAVAILABLE = "PrometheusUnavailable"
     # Ready (RemediationPolicy) and any object
     VALID = "Valid"
     INVALID_SPEC = "InvalidSpec"

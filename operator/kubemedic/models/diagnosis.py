@@ -168,7 +168,11 @@ class Action(KubeModel):
     def id(self) -> str:
         """A stable ID: the same action on the same target always gets the same ID."""
         key = json.dumps(
-            {"type": self.type.value, "target": self.target.model_dump(by_alias=True), "params": self.params},
+            {
+                "type": self.type.value,
+                "target": self.target.model_dump(by_alias=True),
+                "params": self.params,
+            },
             sort_keys=True,
         )
         digest = hashlib.sha256(key.encode()).hexdigest()[:8]
@@ -179,8 +183,55 @@ def _kebab(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower().replace("h-p-a", "hpa")
 
 
+class Agreement(StrEnum):
+    """How the LLM's opinion relates to the rule engine's (``status.diagnosis.llm.agreement``)."""
+
+    #: Same category: the confidence was raised.
+    AGREED = "Agreed"
+    #: Different categories: both opinions are shown, the confidence was lowered.
+    DISAGREED = "Disagreed"
+    #: No rule matched; the diagnosis is the LLM's.
+    LLM_ONLY = "LLMOnly"
+    #: The LLM did not know (category Unknown); the diagnosis is the rules'.
+    RULES_ONLY = "RulesOnly"
+    #: Neither knew.
+    NEITHER = "Neither"
+
+
+class Opinion(KubeModel):
+    """One engine's answer, kept when the engines disagree."""
+
+    engine: str
+    category: Category
+    confidence: float = Field(ge=0.0, le=1.0)
+    summary: str = Field(max_length=1024)
+
+
+class RejectedAction(KubeModel):
+    """An action the LLM proposed that kubemedic refused, and why."""
+
+    type: str
+    target: str
+    reason: str
+
+
+class LLMReport(KubeModel):
+    """What the LLM stage did: model, tokens, latency, agreement, refused proposals."""
+
+    model: str
+    prompt_tokens: int = Field(ge=0)
+    completion_tokens: int = Field(ge=0)
+    latency_seconds: float = Field(ge=0.0)
+    agreement: Agreement
+    rejected_actions: list[RejectedAction] = Field(default_factory=list)
+
+
 class Diagnosis(KubeModel):
-    """What the engine concluded, why, and what it proposes."""
+    """What the engine concluded, why, and what it proposes.
+
+    ``llm`` and ``opinions`` are only set when the LLM took part; they are not part of the
+    ``kubemedic diagnose -o json`` contract.
+    """
 
     category: Category
     summary: str = Field(max_length=1024)
@@ -189,3 +240,5 @@ class Diagnosis(KubeModel):
     actions: list[Action] = Field(default_factory=list)
     runbook: str = ""
     engine: str = "rules"
+    llm: LLMReport | None = None
+    opinions: list[Opinion] = Field(default_factory=list)

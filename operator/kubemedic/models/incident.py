@@ -18,7 +18,13 @@ from pydantic import AwareDatetime, Field, model_validator
 from kubemedic.models.base import KubeModel
 from kubemedic.models.bundle import Alert
 from kubemedic.models.conditions import MAX_CONDITIONS, Condition, StatusModel
-from kubemedic.models.diagnosis import Action, ActionType, Category, Diagnosis, Risk
+from kubemedic.models.diagnosis import Action, ActionType, Agreement, Category, Diagnosis, Risk
+from kubemedic.models.remediation import (
+    MAX_ACTION_RECORDS,
+    MAX_HISTORY,
+    ActionRecord,
+    HistoryEntry,
+)
 from kubemedic.models.target import (
     CLUSTER_SCOPED_KINDS,
     DNS_LABEL_PATTERN,
@@ -123,6 +129,10 @@ class Approval(KubeModel):
     decision: Decision
     approved_by: str | None = Field(default=None, max_length=253)
     reason: str | None = Field(default=None, max_length=1024)
+    approved_at: AwareDatetime | None = Field(
+        default=None,
+        description="when the decision was made; approvals expire after the policy's TTL",
+    )
 
 
 class IncidentSpec(KubeModel):
@@ -175,6 +185,42 @@ class IncidentSpec(KubeModel):
         return next((a for a in self.approvals if a.action_id == action_id), None)
 
 
+#: The most refused LLM proposals listed in ``status.diagnosis.llm.rejectedActions``.
+MAX_REJECTED_ACTIONS = 16
+#: Two engines, so at most two opinions.
+MAX_OPINIONS = 2
+
+
+class OpinionStatus(StatusModel):
+    """One engine's answer (``status.diagnosis.opinions[]``), kept when the engines disagree."""
+
+    engine: str = Field(max_length=64)
+    category: Category
+    confidence: float = Field(ge=0.0, le=1.0)
+    summary: str = Field(max_length=MAX_DIAGNOSIS_SUMMARY)
+
+
+class RejectedActionStatus(StatusModel):
+    """An action the LLM proposed that kubemedic refused (outside the catalog or the scope)."""
+
+    type: str = Field(max_length=64)
+    target: str = Field(max_length=512)
+    reason: str = Field(max_length=1024)
+
+
+class LLMStatus(StatusModel):
+    """What the LLM stage did (``status.diagnosis.llm``)."""
+
+    model: str = Field(max_length=256)
+    prompt_tokens: int = Field(ge=0)
+    completion_tokens: int = Field(ge=0)
+    latency_seconds: float = Field(ge=0.0)
+    agreement: Agreement
+    rejected_actions: list[RejectedActionStatus] = Field(
+        default_factory=list, max_length=MAX_REJECTED_ACTIONS
+    )
+
+
 class DiagnosisStatus(StatusModel):
     """The diagnosis as shown in ``status.diagnosis`` (proposed actions are a sibling list)."""
 
@@ -185,12 +231,41 @@ class DiagnosisStatus(StatusModel):
     engine: str | None = Field(default=None, max_length=64)
     runbook: str = Field(default="", max_length=MAX_RUNBOOK)
     bundle_digest: str | None = Field(default=None, max_length=128)
+    llm: LLMStatus | None = None
+    opinions: list[OpinionStatus] = Field(default_factory=list, max_length=MAX_OPINIONS)
 
     @classmethod
     def from_diagnosis(cls, diagnosis: Diagnosis, *, bundle_digest: str | None = None) -> Self:
         """Fit a diagnosis into the CRD's bounds: extra evidence items are dropped and
         long texts cut (marked with '…'), so the status write cannot be rejected for size."""
+        llm = diagnosis.llm
         return cls(
+            llm=None
+            if llm is None
+            else LLMStatus(
+                model=_truncate(llm.model, 256),
+                prompt_tokens=llm.prompt_tokens,
+                completion_tokens=llm.completion_tokens,
+                latency_seconds=round(llm.latency_seconds, 3),
+                agreement=llm.agreement,
+                rejected_actions=[
+                    RejectedActionStatus(
+                        type=_truncate(r.type, 64),
+                        target=_truncate(r.target, 512),
+                        reason=_truncate(r.reason, 1024),
+                    )
+                    for r in llm.rejected_actions[:MAX_REJECTED_ACTIONS]
+                ],
+            ),
+            opinions=[
+                OpinionStatus(
+                    engine=_truncate(o.engine, 64),
+                    category=o.category,
+                    confidence=o.confidence,
+                    summary=_truncate(o.summary, MAX_DIAGNOSIS_SUMMARY),
+                )
+                for o in diagnosis.opinions[:MAX_OPINIONS]
+            ],
             category=diagnosis.category,
             summary=_truncate(diagnosis.summary, MAX_DIAGNOSIS_SUMMARY),
             confidence=diagnosis.confidence,
@@ -261,6 +336,40 @@ class ProposedAction(StatusModel):
         return action
 
 
+#: The most notification events remembered per Incident (there are six today).
+MAX_NOTIFICATION_EVENTS = 16
+MAX_NOTIFICATION_EVENT = 64
+MAX_NOTIFICATION_ERROR = 1024
+NotificationEventName = Annotated[str, Field(max_length=MAX_NOTIFICATION_EVENT)]
+
+
+class NotificationRecord(StatusModel):
+    """What was sent to the notification webhook for this Incident (``status.notifications``).
+
+    It keeps each event to one message per Incident and drives the cooldown
+    (:func:`kubemedic.domain.notify.should_send`). Event names are plain strings, not an
+    enum, so an older operator can read a record that a newer one wrote.
+    """
+
+    last_event: NotificationEventName | None = Field(
+        default=None, description="the last event sent, e.g. 'Opened'"
+    )
+    last_sent_time: AwareDatetime | None = Field(
+        default=None, description="when the last event was sent"
+    )
+    sent_events: list[NotificationEventName] = Field(
+        default_factory=list,
+        max_length=MAX_NOTIFICATION_EVENTS,
+        description="every event sent for this Incident, oldest first",
+    )
+    failures: int = Field(default=0, ge=0, description="deliveries that failed after retries")
+    last_error: str | None = Field(
+        default=None,
+        max_length=MAX_NOTIFICATION_ERROR,
+        description="why the last delivery failed; cleared by a successful one",
+    )
+
+
 class IncidentStatus(StatusModel):
     """What the operator observed and concluded (``status``)."""
 
@@ -274,6 +383,18 @@ class IncidentStatus(StatusModel):
     proposed_actions: list[ProposedAction] = Field(
         default_factory=list, max_length=MAX_PROPOSED_ACTIONS
     )
+    target_fingerprint: str | None = Field(
+        default=None, max_length=128, description="the target's state at diagnosis time"
+    )
+    actions: list[ActionRecord] = Field(default_factory=list, max_length=MAX_ACTION_RECORDS)
+    history: list[HistoryEntry] = Field(default_factory=list, max_length=MAX_HISTORY)
+    remediated_time: AwareDatetime | None = None
+    resolved_time: AwareDatetime | None = None
+    notifications: NotificationRecord | None = None
+
+    def action_record(self, action_id: str) -> ActionRecord | None:
+        """The record of the action with this ``id``, if any."""
+        return next((a for a in self.actions if a.id == action_id), None)
 
     def proposed_action(self, action_id: str) -> ProposedAction | None:
         """The proposed action with this ``id``, if any."""

@@ -25,7 +25,7 @@ from typing import Protocol
 from kubemedic import metrics
 from kubemedic.clients.evidence import TargetNotFoundError, gather_bundle
 from kubemedic.clients.kube import KubeReader
-from kubemedic.domain import lifecycle
+from kubemedic.domain import lifecycle, remediation, view
 from kubemedic.domain.diagnose import diagnose_bundle
 from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.diagnosis import Diagnosis
@@ -99,7 +99,9 @@ async def diagnose_incident(
     except TargetNotFoundError:
         metrics.TARGET_NOT_FOUND.inc()
         return DiagnosisOutcome(
-            status=lifecycle.status_target_missing(status, target=target, generation=generation, now=now),
+            status=lifecycle.status_target_missing(
+                status, target=target, generation=generation, now=now
+            ),
             target_found=False,
         )
     metrics.GATHER_SECONDS.observe(time.perf_counter() - started)
@@ -115,7 +117,9 @@ async def diagnose_incident(
         diagnosis, report = await deps.refiner.refine(bundle, diagnosis, spec=spec)
         if report:
             reports.append(report)
-    metrics.INCIDENTS_DIAGNOSED.labels(category=diagnosis.category.value, engine=diagnosis.engine).inc()
+    metrics.INCIDENTS_DIAGNOSED.labels(
+        category=diagnosis.category.value, engine=diagnosis.engine
+    ).inc()
     new_status = lifecycle.status_diagnosed(
         status,
         target=target,
@@ -123,6 +127,7 @@ async def diagnose_incident(
         digest=lifecycle.bundle_digest(bundle),
         generation=generation,
         now=now,
+        target_fingerprint=_target_fingerprint(bundle),
     )
     new_status = lifecycle.status_with_reports(
         new_status,
@@ -131,8 +136,17 @@ async def diagnose_incident(
         now=now,
     )
     return DiagnosisOutcome(
-        status=new_status, target_found=True, diagnosis=diagnosis, bundle=bundle, reports=tuple(reports)
+        status=new_status,
+        target_found=True,
+        diagnosis=diagnosis,
+        bundle=bundle,
+        reports=tuple(reports),
     )
+
+
+def _target_fingerprint(bundle: IncidentBundle) -> str | None:
+    target = view.BundleView(bundle).target_object()
+    return remediation.target_fingerprint(target) if target is not None else None
 
 
 __all__ = [

@@ -1,0 +1,268 @@
+"""RemediationPolicy enforcement: which actions may be applied, and who must approve them.
+
+Rules, in the order they are applied (the first that decides wins):
+
+1. A protected namespace (the built-in floor ``kube-system``, ``kube-public``,
+   ``kube-node-lease``, the operator's settings, and every matching policy's
+   ``protectedNamespaces``) → **Denied**, even with a manual approval. Cluster-scoped
+   targets (Nodes) are never protected by namespace.
+2. ``Escalate`` applies nothing → decided elsewhere (the incident escalates).
+3. Policies that cover the target: a policy in the target's own namespace covers it if
+   its selectors match; a policy in the *operator's* namespace may select other
+   namespaces (``namespaces``/``namespaceSelector``). NB: a tenant must not be able to
+   authorise actions in someone else's namespace by writing a policy in their own.
+4. No covering policy → **RequiresApproval** (nothing is applied without a person).
+5. Several covering policies → the most restrictive outcome wins
+   (Denied > DryRunOnly > RequiresApproval > AutoApproved), and its rule is recorded.
+6. In a covering policy: an action type not in ``allowedActions`` → **Denied**;
+   ``dryRunOnly`` → **DryRunOnly**; risk up to ``autoApproveUpTo`` → **AutoApproved**;
+   otherwise **RequiresApproval**.
+
+Bounds and rate limits are checked separately (:func:`check_bounds`,
+:func:`check_rate_limits`) because they depend on live state at apply time, not on the
+decision: an approved action that is over a rate limit waits, it is not denied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from datetime import datetime, timedelta
+from typing import Final
+
+from kubemedic.domain.quantity import parse_quantity
+from kubemedic.models.diagnosis import Action, ActionType
+from kubemedic.models.policy import DEFAULT_PROTECTED_NAMESPACES, RateLimits, RemediationPolicySpec
+from kubemedic.models.remediation import DecisionOutcome
+
+#: The floor: never remediated, whatever a policy says.
+BUILTIN_PROTECTED_NAMESPACES: Final = frozenset(DEFAULT_PROTECTED_NAMESPACES)
+
+_STRICTNESS: Final = {
+    DecisionOutcome.DENIED: 3,
+    DecisionOutcome.DRY_RUN_ONLY: 2,
+    DecisionOutcome.REQUIRES_APPROVAL: 1,
+    DecisionOutcome.AUTO_APPROVED: 0,
+}
+
+#: ScaleWorkload may at most double a workload (plus a little for tiny ones).
+MAX_SCALE_FACTOR: Final = 2
+MAX_SCALE_STEP: Final = 5
+
+
+@dataclass(frozen=True)
+class NamedPolicy:
+    """A RemediationPolicy's spec with where it lives."""
+
+    namespace: str
+    name: str
+    spec: RemediationPolicySpec
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class PolicyDecision:
+    """The outcome, the policy that made it (if any) and the rule in words."""
+
+    outcome: DecisionOutcome
+    policy: str | None
+    rule: str
+
+
+def policy_covers(
+    policy: NamedPolicy,
+    *,
+    target_namespace: str | None,
+    namespace_labels: Mapping[str, str],
+    target_labels: Mapping[str, str],
+    operator_namespace: str,
+) -> bool:
+    """Whether ``policy`` applies to a target in ``target_namespace`` with these labels."""
+    spec = policy.spec
+    if spec.target_selector is not None and not spec.target_selector.matches(target_labels):
+        return False
+    if target_namespace is None:
+        # Cluster-scoped target (a Node): only the operator's own policies may cover it.
+        return policy.namespace == operator_namespace
+    if policy.namespace != operator_namespace:
+        if target_namespace != policy.namespace:
+            return False
+        if spec.namespaces and target_namespace not in spec.namespaces:
+            return False
+        return spec.namespace_selector is None or spec.namespace_selector.matches(namespace_labels)
+    # The operator's namespace: explicit selection, else only its own namespace.
+    selected_by_name = target_namespace in spec.namespaces
+    selected_by_labels = spec.namespace_selector is not None and spec.namespace_selector.matches(
+        namespace_labels
+    )
+    if spec.namespaces or spec.namespace_selector is not None:
+        return selected_by_name or selected_by_labels
+    return target_namespace == policy.namespace
+
+
+def protected_namespaces(
+    policies: Sequence[NamedPolicy], extra: Sequence[str] = ()
+) -> frozenset[str]:
+    """The built-in floor, the operator's extra list, and every policy's list."""
+    names = set(BUILTIN_PROTECTED_NAMESPACES) | set(extra)
+    for policy in policies:
+        names |= set(policy.spec.protected_namespaces)
+    return frozenset(names)
+
+
+def decide(
+    action: Action,
+    *,
+    policies: Sequence[NamedPolicy],
+    target_namespace: str | None,
+    namespace_labels: Mapping[str, str],
+    target_labels: Mapping[str, str],
+    operator_namespace: str,
+    extra_protected: Sequence[str] = (),
+) -> PolicyDecision:
+    """Decide ``action`` for a target (see the module docstring for the rules)."""
+    covering = [
+        p
+        for p in policies
+        if policy_covers(
+            p,
+            target_namespace=target_namespace,
+            namespace_labels=namespace_labels,
+            target_labels=target_labels,
+            operator_namespace=operator_namespace,
+        )
+    ]
+    protected = protected_namespaces(covering, extra_protected)
+    if target_namespace is not None and target_namespace in protected:
+        return PolicyDecision(
+            DecisionOutcome.DENIED,
+            None,
+            f"namespace '{target_namespace}' is protected; kubemedic never changes it",
+        )
+    if not covering:
+        return PolicyDecision(
+            DecisionOutcome.REQUIRES_APPROVAL,
+            None,
+            "no RemediationPolicy covers this target, so a person must approve",
+        )
+    decisions = [_decide_one(action, p) for p in sorted(covering, key=lambda p: p.ref)]
+    return max(decisions, key=lambda d: _STRICTNESS[d.outcome])
+
+
+def _decide_one(action: Action, policy: NamedPolicy) -> PolicyDecision:
+    spec = policy.spec
+    if not spec.allows(action.type):
+        allowed = ", ".join(a.value for a in spec.allowed_actions) or "none"
+        return PolicyDecision(
+            DecisionOutcome.DENIED,
+            policy.ref,
+            f"action type '{action.type.value}' is not in `allowedActions` ({allowed})",
+        )
+    if spec.dry_run_only:
+        return PolicyDecision(
+            DecisionOutcome.DRY_RUN_ONLY,
+            policy.ref,
+            "`dryRunOnly` is set: server-side dry-run only",
+        )
+    if spec.auto_approve_up_to.covers(action.risk):
+        return PolicyDecision(
+            DecisionOutcome.AUTO_APPROVED,
+            policy.ref,
+            f"risk {action.risk.value} is within `autoApproveUpTo` {spec.auto_approve_up_to.value}",
+        )
+    return PolicyDecision(
+        DecisionOutcome.REQUIRES_APPROVAL,
+        policy.ref,
+        f"risk {action.risk.value} is above `autoApproveUpTo` {spec.auto_approve_up_to.value}",
+    )
+
+
+def approval_ttl(
+    policies: Sequence[NamedPolicy], policy_ref: str | None, default: int = 3600
+) -> timedelta:
+    """How long an approval stays valid: the deciding policy's TTL, else ``default`` seconds."""
+    for policy in policies:
+        if policy.ref == policy_ref:
+            return timedelta(seconds=policy.spec.approval_ttl_seconds)
+    return timedelta(seconds=default)
+
+
+def memory_increase_limit(policies: Sequence[NamedPolicy], policy_ref: str | None) -> float:
+    """The largest factor SetResources may raise a memory limit by (policy, else 2)."""
+    for policy in policies:
+        if policy.ref == policy_ref:
+            return policy.spec.max_memory_increase_factor
+    return 2.0
+
+
+def check_bounds(
+    action: Action, *, live: Mapping[str, object], max_memory_factor: float
+) -> str | None:
+    """Why ``action`` is out of bounds for the live object, or None if it is within them."""
+    if action.type is ActionType.SET_RESOURCES:
+        container = str(action.params.get("container"))
+        current = _container_memory_limit(live, container)
+        new = action.params.get("memoryLimit")
+        if new is not None and current is not None:
+            if parse_quantity(str(new)) > parse_quantity(current) * Decimal(str(max_memory_factor)):
+                return (
+                    f"memoryLimit {new} is more than {max_memory_factor:g}x the current {current} "
+                    f"of container '{container}' (the policy's `maxMemoryIncreaseFactor`)"
+                )
+            if parse_quantity(str(new)) < parse_quantity(current):
+                return f"memoryLimit {new} is lower than the current {current}: not an increase"
+    if action.type is ActionType.SCALE_WORKLOAD:
+        spec = live.get("spec")
+        current_replicas = int(spec.get("replicas", 1)) if isinstance(spec, dict) else 1
+        wanted = int(action.params.get("replicas", 0))
+        ceiling = max(current_replicas * MAX_SCALE_FACTOR, current_replicas + MAX_SCALE_STEP)
+        if wanted > ceiling:
+            return f"replicas {wanted} is more than the bound {ceiling} for a workload of {current_replicas}"
+    return None
+
+
+def _container_memory_limit(live: Mapping[str, object], container: str) -> str | None:
+    spec = live.get("spec")
+    template = spec.get("template") if isinstance(spec, dict) else None
+    pod_spec = template.get("spec") if isinstance(template, dict) else None
+    containers = pod_spec.get("containers") if isinstance(pod_spec, dict) else None
+    for item in containers if isinstance(containers, list) else []:
+        if isinstance(item, dict) and item.get("name") == container:
+            limits = (item.get("resources") or {}).get("limits") or {}
+            value = limits.get("memory") if isinstance(limits, dict) else None
+            return str(value) if value is not None else None
+    return None
+
+
+def check_rate_limits(
+    *,
+    limits: RateLimits,
+    recent_action_times: Sequence[datetime],
+    in_flight_in_namespace: int,
+    now: datetime,
+) -> str | None:
+    """Why applying now would exceed a rate limit, or None."""
+    last_hour = [t for t in recent_action_times if now - t < timedelta(hours=1)]
+    if len(last_hour) >= limits.max_actions_per_target_per_hour:
+        return (
+            f"{len(last_hour)} actions were applied to this target in the last hour "
+            f"(`maxActionsPerTargetPerHour` is {limits.max_actions_per_target_per_hour})"
+        )
+    if in_flight_in_namespace >= limits.max_concurrent_per_namespace:
+        return (
+            f"{in_flight_in_namespace} remediations are in progress in this namespace "
+            f"(`maxConcurrentPerNamespace` is {limits.max_concurrent_per_namespace})"
+        )
+    return None
+
+
+def rate_limits_for(policies: Sequence[NamedPolicy], policy_ref: str | None) -> RateLimits:
+    """The deciding policy's rate limits, else the defaults."""
+    for policy in policies:
+        if policy.ref == policy_ref:
+            return policy.spec.rate_limits
+    return RateLimits()

@@ -1,0 +1,52 @@
+"""Remediation handlers: a timer advances each active Incident's state machine.
+
+NB: a timer (not a change handler) because the state machine must also move when nothing
+about the Incident changes — a rollout finishing, a verification deadline passing — and
+because kopf never runs two timers of one object at once, so transitions are serial per
+Incident. Transitions are written with optimistic concurrency, so leader failover or a
+restart cannot apply an action twice (service/remediation.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Final, cast
+
+import kopf
+
+from kubemedic.handlers.incidents import RESOURCE
+from kubemedic.models.incident import IncidentSpec, IncidentStatus
+from kubemedic.service.remediation import RemediationDeps, needs_remediation, reconcile_remediation
+from kubemedic.settings import OperatorSettings
+
+#: Read once at import: kopf decorators take constants.
+INTERVAL_SECONDS: Final = OperatorSettings().remediation_interval_seconds
+
+
+def _active(spec: kopf.Spec, status: kopf.Status, **_: Any) -> bool:
+    try:
+        return needs_remediation(
+            IncidentStatus.model_validate(dict(status)), IncidentSpec.model_validate(dict(spec))
+        )
+    except ValueError:
+        return False
+
+
+@kopf.timer(*RESOURCE, interval=INTERVAL_SECONDS, when=_active)
+async def remediate(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    deps: RemediationDeps = memo["remediation_deps"]
+    events = await asyncio.to_thread(
+        reconcile_remediation,
+        deps,
+        namespace=str(body.metadata.namespace),
+        name=str(body.metadata.name),
+    )
+    for event in events:
+        kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+        if event.on_target is not None:
+            kopf.event(
+                cast(kopf.Body, event.on_target),
+                type=event.type,
+                reason=event.reason,
+                message=event.message,
+            )

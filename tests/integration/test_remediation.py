@@ -1,0 +1,467 @@
+"""Remediation on the local control plane: policy, approval, dry-run, apply, verify, revert.
+
+We test these aspects:
+- a bad rollout with a policy that auto-approves Medium risk: RollbackRollout is applied,
+  pods become healthy, the Incident is Resolved, with history and Events;
+- an OOMKilled Deployment without a policy: SetResources waits for approval; `kubemedic
+  approve` applies it, the limit is patched, the fix is verified; `kubemedic reject` escalates;
+- a policy that does not allow the action, and a protected namespace: nothing changes;
+- a target changed between diagnosis and approval: refused, diagnosed again;
+- a fix that does not help: verification fails, the change is reverted, Incident Failed;
+- an approval naming an unknown action: recorded, nothing applied; a malformed approval is
+  rejected by the API server;
+- the operator killed right after recording the intent, and right after applying, is
+  restarted and applies each action exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from localcluster import LocalCluster
+from support.operator import GROUP, PLURAL, VERSION, OperatorProcess, incident_body, start_operator
+from support.waiting import wait_for
+from support.workloads import FAILURE_LABEL, deployment
+
+pytestmark = pytest.mark.cluster
+
+
+@pytest.fixture(scope="module")
+def operator(
+    cluster: LocalCluster, crds: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    with start_operator(
+        cluster, tmp_path_factory.mktemp("remediation-operator"), extra_env=FAST
+    ) as op:
+        yield op
+
+
+FAST = {"KUBEMEDIC_VERIFY_TIMEOUT_SECONDS": "30", "KUBEMEDIC_REMEDIATION_INTERVAL_SECONDS": "1"}
+
+
+def _policy(custom: client.CustomObjectsApi, namespace: str, **spec: Any) -> None:
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "RemediationPolicy",
+        "metadata": {"name": "team"},
+        "spec": {"allowedActions": ["RollbackRollout", "SetResources", "RestartRollout"], **spec},
+    }
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "remediationpolicies", body)
+
+
+def _status(custom: client.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
+    obj = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    return dict(obj.get("status") or {})
+
+
+def _wait_phase(
+    custom: client.CustomObjectsApi,
+    namespace: str,
+    name: str,
+    phases: set[str],
+    op: OperatorProcess,
+    timeout: float = 90,
+) -> dict[str, Any]:
+    return wait_for(
+        lambda: (s := _status(custom, namespace, name)).get("phase") in phases and s,
+        timeout=timeout,
+        what=f"Incident {name} to reach phase {sorted(phases)}",
+        describe=lambda: {
+            "phase": _status(custom, namespace, name).get("phase"),
+            "history": [
+                (h["step"], h["message"])
+                for h in _status(custom, namespace, name).get("history", [])
+            ][-6:],
+            "operator": op.log_tail(10),
+        },
+    )
+
+
+def _ready_pods(core: client.CoreV1Api, namespace: str, app: str, count: int) -> bool:
+    pods = [
+        p
+        for p in core.list_namespaced_pod(namespace, label_selector=f"app={app}").items
+        if not p.metadata.deletion_timestamp
+    ]
+    return len(pods) == count and all(
+        any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])
+        for p in pods
+    )
+
+
+def _restarting(core: client.CoreV1Api, namespace: str, app: str) -> bool:
+    return any(
+        (s.restart_count or 0) >= 1
+        for p in core.list_namespaced_pod(namespace, label_selector=f"app={app}").items
+        for s in p.status.container_statuses or []
+    )
+
+
+def _steps(status: dict[str, Any]) -> list[str]:
+    return [h["step"] for h in status.get("history", [])]
+
+
+def _cli(cluster: LocalCluster, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
+    return subprocess.run(
+        [sys.executable, "-m", "kubemedic", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+def _memory_limit(apps: client.AppsV1Api, namespace: str, name: str) -> str:
+    dep = apps.read_namespaced_deployment(name, namespace)
+    return str(dep.spec.template.spec.containers[0].resources.limits["memory"])
+
+
+def test_bad_rollout_is_rolled_back_automatically_and_resolves(
+    operator: OperatorProcess,
+    core: client.CoreV1Api,
+    apps: client.AppsV1Api,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+) -> None:
+    _policy(custom, namespace, autoApproveUpTo="Medium")
+    apps.create_namespaced_deployment(namespace, deployment("web", replicas=2))
+    wait_for(
+        lambda: _ready_pods(core, namespace, "web", 2), timeout=60, what="web revision 1 ready"
+    )
+    apps.patch_namespaced_deployment(
+        "web",
+        namespace,
+        {"spec": {"template": {"metadata": {"labels": {FAILURE_LABEL: "crashloop"}}}}},
+    )
+    wait_for(
+        lambda: _restarting(core, namespace, "web"), timeout=60, what="web revision 2 crash looping"
+    )
+    custom.create_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, incident_body("web", "web")
+    )
+
+    status = _wait_phase(custom, namespace, "web", {"Resolved", "Failed", "Escalated"}, operator)
+    assert status["phase"] == "Resolved", status.get("history")
+    record = status["actions"][0]
+    assert record["type"] == "RollbackRollout"
+    assert record["state"] == "Verified"
+    assert record["decision"]["outcome"] == "AutoApproved"
+    assert record["decision"]["policy"] == f"{namespace}/team"
+    assert record["dryRun"] == "passed"
+    assert record["idempotencyKey"]
+    steps = _steps(status)
+    for step in (
+        "Diagnosed",
+        "AutoApproved",
+        "IntentRecorded",
+        "ActionApplied",
+        "Verified",
+        "Resolved",
+    ):
+        assert step in steps, steps
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["Approved"]["reason"] == "AutoApproved"
+    assert conditions["Remediated"]["status"] == "True"
+    assert conditions["Resolved"]["status"] == "True"
+    assert status["resolvedTime"]
+
+    dep = apps.read_namespaced_deployment("web", namespace)
+    assert FAILURE_LABEL not in (dep.spec.template.metadata.labels or {})
+    marker = [k for k in dep.metadata.annotations if k.startswith("actions.kubemedic.dev/")]
+    assert len(marker) == 1
+    assert json.loads(dep.metadata.annotations[marker[0]])["incident"] == f"{namespace}/web"
+    assert dep.metadata.managed_fields and any(
+        m.manager == "kubemedic" for m in dep.metadata.managed_fields
+    )
+    events = {
+        e.reason
+        for e in core.list_namespaced_event(
+            namespace, field_selector="involvedObject.name=web"
+        ).items
+    }
+    assert {"AutoApproved", "ActionApplied", "Verified", "Resolved"} <= events
+    target_events = core.list_namespaced_event(
+        namespace, field_selector="involvedObject.kind=Deployment,involvedObject.name=web"
+    ).items
+    assert any(e.reason == "ActionApplied" for e in target_events)
+
+
+def test_oom_waits_for_approval_then_cli_approve_fixes_it(
+    operator: OperatorProcess,
+    cluster: LocalCluster,
+    core: client.CoreV1Api,
+    apps: client.AppsV1Api,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+) -> None:
+    apps.create_namespaced_deployment(
+        namespace, deployment("cache", replicas=2, failure="oomkilled")
+    )
+    wait_for(lambda: _restarting(core, namespace, "cache"), timeout=60, what="cache OOM looping")
+    custom.create_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, incident_body("cache", "cache")
+    )
+    status = _wait_phase(custom, namespace, "cache", {"AwaitingApproval"}, operator)
+    record = status["actions"][0]
+    assert record["type"] == "SetResources"
+    assert record["decision"]["outcome"] == "RequiresApproval"
+    assert "no RemediationPolicy" in record["decision"]["rule"]
+    assert _memory_limit(apps, namespace, "cache") == "128Mi"
+
+    approved = _cli(cluster, "approve", "cache", "-n", namespace, "--by", "alice")
+    assert approved.returncode == 0, approved.stderr
+    assert record["id"] in approved.stderr
+    status = _wait_phase(custom, namespace, "cache", {"Resolved", "Failed"}, operator)
+    assert status["phase"] == "Resolved", status.get("history")
+    record = status["actions"][0]
+    assert record["decision"]["outcome"] == "ManuallyApproved"
+    assert record["decision"]["decidedBy"] == "alice"
+    new_limit = _memory_limit(apps, namespace, "cache")
+    assert new_limit == status["proposedActions"][0]["params"]["memoryLimit"] != "128Mi"
+    wait_for(
+        lambda: _ready_pods(core, namespace, "cache", 2),
+        timeout=60,
+        what="cache healthy with more memory",
+    )
+
+
+def test_reject_escalates_and_changes_nothing(
+    operator: OperatorProcess,
+    cluster: LocalCluster,
+    core: client.CoreV1Api,
+    apps: client.AppsV1Api,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+) -> None:
+    apps.create_namespaced_deployment(
+        namespace, deployment("queue", replicas=1, failure="oomkilled")
+    )
+    wait_for(lambda: _restarting(core, namespace, "queue"), timeout=60, what="queue OOM looping")
+    custom.create_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, incident_body("queue", "queue")
+    )
+    _wait_phase(custom, namespace, "queue", {"AwaitingApproval"}, operator)
+    generation = apps.read_namespaced_deployment("queue", namespace).metadata.generation
+
+    rejected = _cli(
+        cluster, "reject", "queue", "-n", namespace, "--by", "bob", "--reason", "needs a code fix"
+    )
+    assert rejected.returncode == 0, rejected.stderr
+    status = _wait_phase(custom, namespace, "queue", {"Escalated"}, operator)
+    assert status["actions"][0]["state"] == "Rejected"
+    assert "needs a code fix" in status["actions"][0]["decision"]["rule"]
+    assert apps.read_namespaced_deployment("queue", namespace).metadata.generation == generation
+
+
+@pytest.mark.parametrize("case", ["not-allowed", "protected"])
+def test_policy_denial_changes_nothing(
+    operator: OperatorProcess,
+    core: client.CoreV1Api,
+    apps: client.AppsV1Api,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+    case: str,
+) -> None:
+    if case == "not-allowed":
+        _policy(custom, namespace, allowedActions=["RestartRollout"], autoApproveUpTo="High")
+    else:
+        _policy(custom, namespace, autoApproveUpTo="High", protectedNamespaces=[namespace])
+    apps.create_namespaced_deployment(namespace, deployment("api", replicas=1, failure="oomkilled"))
+    wait_for(lambda: _restarting(core, namespace, "api"), timeout=60, what="api OOM looping")
+    generation = apps.read_namespaced_deployment("api", namespace).metadata.generation
+    custom.create_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, incident_body("api", "api")
+    )
+    status = _wait_phase(
+        custom, namespace, "api", {"Escalated", "Resolved", "Remediating"}, operator
+    )
+    assert status["phase"] == "Escalated"
+    record = status["actions"][0]
+    assert record["state"] == "Denied"
+    expected = "not in `allowedActions`" if case == "not-allowed" else "is protected"
+    assert expected in record["decision"]["rule"]
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["Approved"]["reason"] == "PolicyDenied"
+    assert apps.read_namespaced_deployment("api", namespace).metadata.generation == generation
+
+
+def test_target_changed_after_diagnosis_is_refused_and_rediagnosed(
+    operator: OperatorProcess,
+    cluster: LocalCluster,
+    core: client.CoreV1Api,
+    apps: client.AppsV1Api,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+) -> None:
+    apps.create_namespaced_deployment(
+        namespace, deployment("search", replicas=1, failure="oomkilled")
+    )
+    wait_for(lambda: _restarting(core, namespace, "search"), timeout=60, what="search OOM looping")
+    custom.create_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, incident_body("search", "search")
+    )
+    first = _wait_phase(custom, namespace, "search", {"AwaitingApproval"}, operator)
+    # Someone changes the Deployment before the approval arrives.
+    apps.patch_namespaced_deployment(
+        "search", namespace, {"spec": {"template": {"metadata": {"annotations": {"team": "x"}}}}}
+    )
+    approved = _cli(cluster, "approve", "search", "-n", namespace)
+    assert approved.returncode == 0, approved.stderr
+    refused = wait_for(
+        lambda: (
+            (s := _status(custom, namespace, "search"))
+            and any(a["state"] == "Refused" for a in s.get("actions", []))
+            and s
+        ),
+        timeout=60,
+        what="the approval to be refused",
+    )
+    assert (
+        "target changed" in next(a for a in refused["actions"] if a["state"] == "Refused")["result"]
+    )
+    again = _wait_phase(custom, namespace, "search", {"AwaitingApproval"}, operator, timeout=60)
+    assert again["diagnosedTime"] != first["diagnosedTime"]
+    assert "Refused" in _steps(again)
+
+
+def test_fix_that_does_not_help_is_reverted(
+    operator: OperatorProcess,
+    core: client.CoreV1Api,
+    apps: client.AppsV1Api,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+) -> None:
+    # 64Mi x1.5 = 96Mi: still under what the simulated app needs, so the fix cannot work.
+    _policy(custom, namespace, autoApproveUpTo="Medium")
+    apps.create_namespaced_deployment(
+        namespace, deployment("img", replicas=1, failure="oomkilled", memory_limit="64Mi")
+    )
+    wait_for(lambda: _restarting(core, namespace, "img"), timeout=60, what="img OOM looping")
+    custom.create_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, incident_body("img", "img")
+    )
+    status = _wait_phase(custom, namespace, "img", {"Failed", "Resolved"}, operator, timeout=120)
+    assert status["phase"] == "Failed", status.get("history")
+    record = status["actions"][0]
+    assert record["type"] == "SetResources"
+    assert record["state"] == "Reverted"
+    assert "reverted" in record["result"]
+    assert "VerificationFailed" in _steps(status)
+    assert _memory_limit(apps, namespace, "img") == "64Mi"
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["Remediated"]["reason"] == "ActionFailed"
+
+
+def test_unknown_and_malformed_approvals(
+    operator: OperatorProcess,
+    cluster: LocalCluster,
+    core: client.CoreV1Api,
+    apps: client.AppsV1Api,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+) -> None:
+    apps.create_namespaced_deployment(namespace, deployment("pay", replicas=1, failure="oomkilled"))
+    wait_for(lambda: _restarting(core, namespace, "pay"), timeout=60, what="pay OOM looping")
+    custom.create_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, incident_body("pay", "pay")
+    )
+    _wait_phase(custom, namespace, "pay", {"AwaitingApproval"}, operator)
+    generation = apps.read_namespaced_deployment("pay", namespace).metadata.generation
+
+    cli = _cli(cluster, "approve", "pay", "-n", namespace, "--action", "set-resources-00000000")
+    assert cli.returncode == 2
+    assert "is not a proposed action" in cli.stderr
+    with pytest.raises(ApiException) as malformed:
+        custom.patch_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            namespace,
+            PLURAL,
+            "pay",
+            {"spec": {"approvals": [{"actionID": "Bad_ID!", "decision": "Maybe"}]}},
+        )
+    assert malformed.value.status == 422
+    assert "spec.approvals[0].decision" in malformed.value.body
+    custom.patch_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        namespace,
+        PLURAL,
+        "pay",
+        {"spec": {"approvals": [{"actionID": "delete-everything", "decision": "Approve"}]}},
+    )
+    status = wait_for(
+        lambda: (s := _status(custom, namespace, "pay")) and "UnknownApproval" in _steps(s) and s,
+        timeout=30,
+        what="the unknown approval to be recorded",
+    )
+    assert status["phase"] == "AwaitingApproval"
+    assert apps.read_namespaced_deployment("pay", namespace).metadata.generation == generation
+
+
+@pytest.mark.parametrize("crash_at", ["after-intent", "after-apply"])
+def test_crash_between_intent_and_result_applies_exactly_once(
+    cluster: LocalCluster,
+    crds: None,
+    core: client.CoreV1Api,
+    apps: client.AppsV1Api,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    crash_at: str,
+) -> None:
+    # Its own operator processes: the module's operator must not race them in this namespace.
+    _policy(custom, namespace, autoApproveUpTo="Medium")
+    apps.create_namespaced_deployment(namespace, deployment("ledger", replicas=1))
+    wait_for(lambda: _ready_pods(core, namespace, "ledger", 1), timeout=60, what="ledger ready")
+    apps.patch_namespaced_deployment(
+        "ledger",
+        namespace,
+        {"spec": {"template": {"metadata": {"labels": {FAILURE_LABEL: "crashloop"}}}}},
+    )
+    wait_for(
+        lambda: _restarting(core, namespace, "ledger"),
+        timeout=60,
+        what="ledger revision 2 crash looping",
+    )
+    generation_before = apps.read_namespaced_deployment("ledger", namespace).metadata.generation
+    faulty = {
+        **FAST,
+        "KUBEMEDIC_ENABLE_FAULT_INJECTION": "true",
+        "KUBEMEDIC_FAULT_CRASH_AT": crash_at,
+    }
+    workdir = tmp_path_factory.mktemp(f"crash-{crash_at}")
+    with start_operator(cluster, workdir / "1", extra_env=faulty, namespaces=[namespace]) as first:
+        custom.create_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, incident_body("ledger", "ledger")
+        )
+        wait_for(
+            lambda: first.process.poll() is not None,
+            timeout=90,
+            what=f"the operator to crash {crash_at}",
+            describe=lambda: first.log_tail(10),
+        )
+        assert first.process.returncode == 137
+    status = _status(custom, namespace, "ledger")
+    assert status["actions"][0]["state"] == "Applying"
+    with start_operator(cluster, workdir / "2", extra_env=FAST, namespaces=[namespace]) as second:
+        status = _wait_phase(custom, namespace, "ledger", {"Resolved", "Failed"}, second)
+    assert status["phase"] == "Resolved", status.get("history")
+    dep = apps.read_namespaced_deployment("ledger", namespace)
+    # Exactly one change to the spec: the rollback (a second apply would have moved it again).
+    assert dep.metadata.generation == generation_before + 1
+    markers = [k for k in dep.metadata.annotations if k.startswith("actions.kubemedic.dev/")]
+    assert len(markers) == 1
+    applied = [h for h in status["history"] if h["step"] == "ActionApplied"]
+    assert len(applied) == 1
+    if crash_at == "after-apply":
+        assert "found already applied" in applied[0]["message"]
