@@ -100,7 +100,10 @@ def deployment(name: str, *, failure: str | None = None, memory: str = "128Mi") 
                         {
                             "name": "app",
                             "image": f"registry.example/shop/{name}:1.4.2",
-                            "resources": {"requests": {"cpu": "50m", "memory": memory}, "limits": {"memory": memory}},
+                            "resources": {
+                                "requests": {"cpu": "50m", "memory": memory},
+                                "limits": {"memory": memory},
+                            },
                             "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}},
                         }
                     ]
@@ -117,7 +120,10 @@ def pods_of(kube: Kube, app: str) -> list[dict[str, Any]]:
 def all_ready(kube: Kube, app: str, count: int) -> bool:
     pods = pods_of(kube, app)
     return len(pods) == count and all(
-        any(c.get("type") == "Ready" and c.get("status") == "True" for c in p["status"].get("conditions", []))
+        any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in p["status"].get("conditions", [])
+        )
         for p in pods
     )
 
@@ -126,7 +132,11 @@ def failing(kube: Kube, app: str) -> bool:
     for pod in pods_of(kube, app):
         for status in pod["status"].get("containerStatuses") or []:
             waiting = (status.get("state") or {}).get("waiting") or {}
-            if status.get("restartCount", 0) >= 1 or waiting.get("reason") or not status.get("ready"):
+            if (
+                status.get("restartCount", 0) >= 1
+                or waiting.get("reason")
+                or not status.get("ready")
+            ):
                 return True
     return False
 
@@ -143,8 +153,14 @@ def _bad_rollout(kube: Kube) -> None:
     kube.apply(deployment("web"))
     wait("web revision 1 to be Ready", lambda: all_ready(kube, "web", 2), timeout=60)
     say("    rolling out web revision 2 (the new build crashes on start)")
-    kube.kubectl("-n", NAMESPACE, "patch", "deployment/web", "-p",
-                 json.dumps({"spec": {"template": {"metadata": {"labels": {FAILURE_LABEL: "crashloop"}}}}}))
+    kube.kubectl(
+        "-n",
+        NAMESPACE,
+        "patch",
+        "deployment/web",
+        "-p",
+        json.dumps({"spec": {"template": {"metadata": {"labels": {FAILURE_LABEL: "crashloop"}}}}}),
+    )
 
 
 def _oom(kube: Kube) -> None:
@@ -158,7 +174,12 @@ def _readiness(kube: Kube) -> None:
 SCENARIOS = [
     Scenario("bad-rollout", "A bad rollout: web revision 2 crash-loops", "web", _bad_rollout),
     Scenario("oom", "An OOM-killed container: cache outgrows its memory limit", "cache", _oom),
-    Scenario("readiness", "A failing readiness probe: checkout never becomes Ready", "checkout", _readiness),
+    Scenario(
+        "readiness",
+        "A failing readiness probe: checkout never becomes Ready",
+        "checkout",
+        _readiness,
+    ),
 ]
 
 
@@ -186,7 +207,12 @@ def play(kube: Kube, scenario: Scenario, operator_log: Path) -> dict[str, Any]:
     marks.append(("Incident created", time.monotonic() - t0))
     obj = wait(
         "the operator's diagnosis",
-        lambda: (o := kube.get("incident", incident, "-n", NAMESPACE)).get("status", {}).get("diagnosis") and o,
+        lambda: (
+            (o := kube.get("incident", incident, "-n", NAMESPACE))
+            .get("status", {})
+            .get("diagnosis")
+            and o
+        ),
         timeout=60,
         log=operator_log,
     )
@@ -196,16 +222,20 @@ def play(kube: Kube, scenario: Scenario, operator_log: Path) -> dict[str, Any]:
     say(f"\n    {BOLD}kubectl get incident {incident}{RESET}")
     for line in kube.kubectl("get", "incident", incident, "-n", NAMESPACE).splitlines():
         say(f"    {line}")
-    say(f"\n    {BOLD}Diagnosis{RESET} ({diagnosis['engine']} engine): {diagnosis['category']}, "
-        f"confidence {diagnosis['confidence']:.0%}")
+    say(
+        f"\n    {BOLD}Diagnosis{RESET} ({diagnosis['engine']} engine): {diagnosis['category']}, "
+        f"confidence {diagnosis['confidence']:.0%}"
+    )
     say(f"    {diagnosis['summary']}")
     say(f"    {BOLD}Evidence{RESET}")
     for item in diagnosis.get("evidence", [])[:6]:
         say(f"      - {item}")
     say(f"    {BOLD}Proposed actions{RESET}")
     for action in status.get("proposedActions", []):
-        say(f"      - [{action['id']}] {action['type']} {action['target']['kind']}/{action['target']['name']} "
-            f"{json.dumps(action.get('params', {}), sort_keys=True)} risk={action['risk']}")
+        say(
+            f"      - [{action['id']}] {action['type']} {action['target']['kind']}/{action['target']['name']} "
+            f"{json.dumps(action.get('params', {}), sort_keys=True)} risk={action['risk']}"
+        )
     runbook = diagnosis.get("runbook", "").splitlines()
     say(f"    {BOLD}Runbook{RESET} (first lines of {len(runbook)})")
     for line in runbook[:12]:
@@ -215,7 +245,11 @@ def play(kube: Kube, scenario: Scenario, operator_log: Path) -> dict[str, Any]:
         say(f"      +{seconds:5.1f}s  {label}")
     detect_to_diagnosis = marks[-1][1] - marks[1][1]
     say(f"      time from Incident to diagnosis: {detect_to_diagnosis:.1f}s\n")
-    return {"scenario": scenario.name, "category": diagnosis["category"], "seconds": detect_to_diagnosis}
+    return {
+        "scenario": scenario.name,
+        "category": diagnosis["category"],
+        "seconds": detect_to_diagnosis,
+    }
 
 
 def start_operator(cluster: LocalCluster, workdir: Path) -> tuple[subprocess.Popen[bytes], Path]:
@@ -224,8 +258,16 @@ def start_operator(cluster: LocalCluster, workdir: Path) -> tuple[subprocess.Pop
     env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "PYTHONUNBUFFERED": "1"}
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "kubemedic", "run", "--metrics-port", str(free_port()),
-             "--health-port", str(health)],
+            [
+                sys.executable,
+                "-m",
+                "kubemedic",
+                "run",
+                "--metrics-port",
+                str(free_port()),
+                "--health-port",
+                str(health),
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
@@ -235,7 +277,7 @@ def start_operator(cluster: LocalCluster, workdir: Path) -> tuple[subprocess.Pop
     def healthy() -> bool:
         if proc.poll() is not None:
             raise DemoError(f"the operator exited with code {proc.returncode}; see {log}")
-        with urllib.request.urlopen(f"http://127.0.0.1:{health}/healthz", timeout=2) as resp:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{health}/healthz", timeout=2) as resp:
             return int(resp.status) == 200
 
     wait("the operator's /healthz", healthy, timeout=60, log=log)
@@ -243,9 +285,15 @@ def start_operator(cluster: LocalCluster, workdir: Path) -> tuple[subprocess.Pop
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Play the kubemedic demo on the local control plane.")
-    parser.add_argument("--keep", action="store_true", help="leave the cluster and operator running")
-    parser.add_argument("--scenario", choices=[s.name for s in SCENARIOS], help="play only this scenario")
+    parser = argparse.ArgumentParser(
+        description="Play the kubemedic demo on the local control plane."
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="leave the cluster and operator running"
+    )
+    parser.add_argument(
+        "--scenario", choices=[s.name for s in SCENARIOS], help="play only this scenario"
+    )
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="kubemedic-demo-"))
     cluster = LocalCluster(workdir=workdir / "cluster", nodes=3, die_with_parent=not args.keep)
@@ -253,30 +301,47 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     results = []
     try:
-        step("Starting the local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)")
+        step(
+            "Starting the local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)"
+        )
         started = time.monotonic()
         cluster.start()
-        say(f"    ready in {time.monotonic() - started:.1f}s; logs in {workdir / 'cluster' / 'logs'}")
+        say(
+            f"    ready in {time.monotonic() - started:.1f}s; logs in {workdir / 'cluster' / 'logs'}"
+        )
         kube = Kube(cluster)
         step("Installing the CRDs")
         kube.kubectl("apply", "-f", str(ROOT / "crds"))
-        wait("CRDs to be established", lambda: kube.kubectl("wait", "--for=condition=Established", "--timeout=5s",
-             "crd/incidents.kubemedic.dev"), timeout=30)
+        wait(
+            "CRDs to be established",
+            lambda: kube.kubectl(
+                "wait", "--for=condition=Established", "--timeout=5s", "crd/incidents.kubemedic.dev"
+            ),
+            timeout=30,
+        )
         step("Running the operator (kubemedic run)")
         operator, operator_log = start_operator(cluster, workdir)
         say(f"    operator log: {operator_log}")
         step(f"Creating namespace {NAMESPACE} for the sample shop")
         kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
-        wait("the default ServiceAccount", lambda: kube.get("sa", "default", "-n", NAMESPACE), timeout=30)
+        wait(
+            "the default ServiceAccount",
+            lambda: kube.get("sa", "default", "-n", NAMESPACE),
+            timeout=30,
+        )
         for scenario in SCENARIOS:
             if args.scenario and scenario.name != args.scenario:
                 continue
             results.append(play(kube, scenario, operator_log))
         step("Summary")
         for result in results:
-            say(f"    {result['scenario']:<12} {result['category']:<14} diagnosed {result['seconds']:.1f}s after the Incident")
+            say(
+                f"    {result['scenario']:<12} {result['category']:<14} diagnosed {result['seconds']:.1f}s after the Incident"
+            )
         if args.keep:
-            say(f"\nLeft running. export KUBECONFIG={cluster.kubeconfig}; operator pid {operator.pid}")
+            say(
+                f"\nLeft running. export KUBECONFIG={cluster.kubeconfig}; operator pid {operator.pid}"
+            )
             operator = None
             return 0
     except KeyboardInterrupt:

@@ -159,10 +159,12 @@ class Monitoring:
                     f"{_tail(self.log_file(name))}"
                 )
                 raise MonitoringError(msg)
-            with contextlib.suppress(OSError, urllib.error.URLError):
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as resp:  # noqa: S310
-                    if int(resp.status) == 200:
-                        return
+            with (
+                contextlib.suppress(OSError, urllib.error.URLError),
+                urllib.request.urlopen(f"{url}/-/ready", timeout=2) as resp,  # noqa: S310
+            ):
+                if int(resp.status) == 200:
+                    return
             time.sleep(0.2)
         msg = f"{name} not ready after {START_TIMEOUT_SECONDS:.0f}s; log: {self.log_file(name)}"
         raise MonitoringError(f"{msg}\n{_tail(self.log_file(name))}")
@@ -177,10 +179,16 @@ class Monitoring:
         group_interval: str = "1s",
         repeat_interval: str = "1m",
         resolve_timeout: str = "5m",
+        routes: Sequence[dict[str, Any]] = (),
+        port: int | None = None,
     ) -> str:
         """Alertmanager routing every alert to ``webhook_url`` with a bearer token from
-        ``token_file``, resolutions included; returns its base URL."""
-        port = free_port()
+        ``token_file``, resolutions included; returns its base URL.
+
+        ``routes`` come first: a route to receiver ``"null"`` keeps matching alerts away
+        from kubemedic (e.g. ``{"matchers": ['test="poll-only"'], "receiver": "null"}``).
+        """
+        port = port or free_port()
         directory = self.workdir / "alertmanager"
         directory.mkdir(parents=True, exist_ok=True)
         config = {
@@ -191,8 +199,10 @@ class Monitoring:
                 "group_wait": group_wait,
                 "group_interval": group_interval,
                 "repeat_interval": repeat_interval,
+                "routes": list(routes),
             },
             "receivers": [
+                {"name": "null"},
                 {
                     "name": "kubemedic",
                     "webhook_configs": [
@@ -208,7 +218,7 @@ class Monitoring:
                             },
                         }
                     ],
-                }
+                },
             ],
         }
         config_file = directory / "alertmanager.yml"
@@ -237,10 +247,12 @@ class Monitoring:
         alertmanager: str | None = None,
         scrape_interval: str = "1s",
         evaluation_interval: str = "1s",
+        port: int | None = None,
     ) -> str:
         """Prometheus scraping ``scrape_configs``, evaluating ``rule_files`` and sending
-        alerts to ``alertmanager`` (a base URL); returns its base URL."""
-        port = free_port()
+        alerts to ``alertmanager`` (a base URL); returns its base URL. ``port`` lets a
+        client be told the URL before Prometheus starts (default: a free one)."""
+        port = port or free_port()
         directory = self.workdir / "prometheus"
         directory.mkdir(parents=True, exist_ok=True)
         config: dict[str, Any] = {
@@ -344,7 +356,9 @@ def running_monitoring(workdir: Path | None = None) -> Iterator[Monitoring]:
     """A :class:`Monitoring` in a temporary directory whose processes die with this one."""
     with contextlib.ExitStack() as stack:
         if workdir is None:
-            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kubemedic-mon-")))
+            workdir = Path(
+                stack.enter_context(tempfile.TemporaryDirectory(prefix="kubemedic-mon-"))
+            )
         monitoring = Monitoring(workdir=workdir, die_with_parent=True)
         stack.callback(monitoring.stop)
         yield monitoring

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+
 from localcluster import ROOT, LocalCluster, bin_dir, running_cluster
 from support.waiting import wait_for
 

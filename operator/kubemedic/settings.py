@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 import json
 import re
+from pathlib import Path
 from typing import Annotated, Literal, Self
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
@@ -26,8 +26,9 @@ class OperatorSettings(BaseSettings):
         default=8080, ge=0, le=65535, description="liveness /healthz; 0 disables"
     )
     bind_address: str = Field(
-        default="0.0.0.0", description="address for the metrics and health servers"
-    )  # noqa: S104
+        default="0.0.0.0",  # noqa: S104 - in a pod, probes and Prometheus come from outside
+        description="address for the metrics and health servers",
+    )
     kubeconfig: str | None = Field(
         default=None, description="kubeconfig path; default in-cluster or $KUBECONFIG"
     )

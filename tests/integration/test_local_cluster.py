@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import pod_summary
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+
+from conftest import pod_summary
 from localcluster import LocalCluster, bin_dir
 from support.waiting import wait_for
 from support.workloads import FAILURE_LABEL, deployment

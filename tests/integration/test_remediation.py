@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+
 from localcluster import LocalCluster
 from support.operator import GROUP, PLURAL, VERSION, OperatorProcess, incident_body, start_operator
 from support.waiting import wait_for

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import yaml
+
 from localcluster import KUBE_VERSION, ROOT, bin_dir
 
 CHART: Final = ROOT / "charts" / "kubemedic"
@@ -21,7 +22,9 @@ def helm_binary() -> Path | None:
     return helm if helm.exists() else None
 
 
-def helm(*args: str, check: bool = True, kubeconfig: Path | None = None) -> subprocess.CompletedProcess[str]:
+def helm(
+    *args: str, check: bool = True, kubeconfig: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     binary = helm_binary()
     if binary is None:
         msg = f"no helm in {bin_dir()}; run hack/build-tools.sh"
@@ -44,7 +47,15 @@ def template_args(
     release: str = RELEASE,
 ) -> list[str]:
     # NB: helm built without version ldflags assumes Kubernetes v1.20 unless told.
-    args = ["template", release, str(CHART), "--namespace", namespace, "--kube-version", KUBE_VERSION]
+    args = [
+        "template",
+        release,
+        str(CHART),
+        "--namespace",
+        namespace,
+        "--kube-version",
+        KUBE_VERSION,
+    ]
     if values is not None:
         args += ["--values", str(values)]
     for item in sets:
@@ -60,7 +71,9 @@ def render(
     release: str = RELEASE,
 ) -> list[dict[str, Any]]:
     """The objects `helm template` renders (CRDs not included), in order."""
-    out = helm(*template_args(values=values, sets=sets, namespace=namespace, release=release)).stdout
+    out = helm(
+        *template_args(values=values, sets=sets, namespace=namespace, release=release)
+    ).stdout
     return [doc for doc in yaml.safe_load_all(out) if doc]
 
 
@@ -70,7 +83,9 @@ def of_kind(objects: Iterable[dict[str, Any]], kind: str) -> list[dict[str, Any]
 
 def one(objects: Iterable[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
     found = [o for o in of_kind(objects, kind) if name is None or o["metadata"]["name"] == name]
-    assert len(found) == 1, f"expected one {kind} {name or ''}, found {[o['metadata']['name'] for o in found]}"
+    assert len(found) == 1, (
+        f"expected one {kind} {name or ''}, found {[o['metadata']['name'] for o in found]}"
+    )
     return found[0]
 
 

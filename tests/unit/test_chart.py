@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from localcluster import ROOT
 from support.helm import (
     CHART,
@@ -55,7 +56,9 @@ def ci(name: str) -> list[dict[str, Any]]:
     return render(values=CI[name])
 
 
-def rules_of(objects: list[dict[str, Any]], kind: str, name_suffix: str = "") -> list[dict[str, Any]]:
+def rules_of(
+    objects: list[dict[str, Any]], kind: str, name_suffix: str = ""
+) -> list[dict[str, Any]]:
     return [
         rule
         for role in of_kind(objects, kind)
@@ -66,7 +69,9 @@ def rules_of(objects: list[dict[str, Any]], kind: str, name_suffix: str = "") ->
 
 def grants(rules: list[dict[str, Any]], *, group: str, resource: str, verb: str) -> bool:
     return any(
-        group in r.get("apiGroups", []) and resource in r.get("resources", []) and verb in r.get("verbs", [])
+        group in r.get("apiGroups", [])
+        and resource in r.get("resources", [])
+        and verb in r.get("verbs", [])
         for r in rules
     )
 
@@ -204,7 +209,10 @@ def test_replicas_spread_over_nodes_and_zones() -> None:
     assert constraints["kubernetes.io/hostname"]["whenUnsatisfiable"] == "DoNotSchedule"
     assert constraints["topology.kubernetes.io/zone"]["whenUnsatisfiable"] == "ScheduleAnyway"
     for constraint in constraints.values():
-        assert constraint["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+        assert (
+            constraint["labelSelector"]["matchLabels"]
+            == deployment["spec"]["selector"]["matchLabels"]
+        )
         assert constraint["matchLabelKeys"] == ["pod-template-hash"]
 
 
@@ -262,14 +270,20 @@ def test_existing_webhook_secret_is_used_and_none_is_created() -> None:
     objects = ci("existing-endpoint")
     assert of_kind(objects, "Secret") == []
     spec = operator_deployment(objects)["spec"]["template"]["spec"]
-    assert any(v.get("secret", {}).get("secretName") == "alertmanager-kubemedic-token" for v in spec["volumes"])
+    assert any(
+        v.get("secret", {}).get("secretName") == "alertmanager-kubemedic-token"
+        for v in spec["volumes"]
+    )
 
 
 def test_service_exposes_webhook_and_metrics_of_the_operator_pods() -> None:
     objects = render()
     service = one(objects, "Service")
     deployment = operator_deployment(objects)
-    assert service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    assert (
+        service["spec"]["selector"].items()
+        <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    )
     assert {p["name"]: p["targetPort"] for p in service["spec"]["ports"]} == {
         "webhook": "webhook",
         "metrics": "metrics",
@@ -361,7 +375,9 @@ def test_no_remediation_rbac_grants_no_writes_to_workloads() -> None:
         for verb in ("patch", "update", "delete", "create"):
             assert not grants(rules, group=group, resource=resource, verb=verb), (resource, verb)
     assert grants(rules, group="apps", resource="deployments", verb="get")
-    assert not any(r["metadata"]["name"].endswith("-approver") for r in of_kind(objects, "ClusterRole"))
+    assert not any(
+        r["metadata"]["name"].endswith("-approver") for r in of_kind(objects, "ClusterRole")
+    )
 
 
 def test_approver_and_viewer_roles() -> None:
@@ -372,8 +388,12 @@ def test_approver_and_viewer_roles() -> None:
     labels = approver["metadata"]["labels"]
     assert "rbac.authorization.k8s.io/aggregate-to-edit" not in labels
     assert "rbac.authorization.k8s.io/aggregate-to-admin" not in labels
-    aggregated = one(render(sets=["rbac.approver.aggregateToAdmin=true"]), "ClusterRole", "kubemedic-approver")
-    assert aggregated["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-admin"] == "true"
+    aggregated = one(
+        render(sets=["rbac.approver.aggregateToAdmin=true"]), "ClusterRole", "kubemedic-approver"
+    )
+    assert (
+        aggregated["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-admin"] == "true"
+    )
     viewer = one(objects, "ClusterRole", "kubemedic-viewer")
     assert {v for r in viewer["rules"] for v in r["verbs"]} == {"get", "list", "watch"}
     assert viewer["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"] == "true"
@@ -381,7 +401,9 @@ def test_approver_and_viewer_roles() -> None:
 
 def test_cluster_wide_by_default_namespaced_when_watching_namespaces() -> None:
     default = render()
-    assert [b["roleRef"]["name"] for b in of_kind(default, "ClusterRoleBinding")] == ["kubemedic-operator"]
+    assert [b["roleRef"]["name"] for b in of_kind(default, "ClusterRoleBinding")] == [
+        "kubemedic-operator"
+    ]
     assert "KUBEMEDIC_NAMESPACES" not in container_env(
         operator_deployment(default)["spec"]["template"]["spec"]["containers"][0]
     )
@@ -394,7 +416,10 @@ def test_cluster_wide_by_default_namespaced_when_watching_namespaces() -> None:
         (b["metadata"]["namespace"], b["roleRef"]["kind"], b["roleRef"]["name"])
         for b in of_kind(objects, "RoleBinding")
     }
-    assert {("shop", "ClusterRole", "kubemedic-operator"), ("payments", "ClusterRole", "kubemedic-operator")} <= bindings
+    assert {
+        ("shop", "ClusterRole", "kubemedic-operator"),
+        ("payments", "ClusterRole", "kubemedic-operator"),
+    } <= bindings
     cluster_bindings = of_kind(objects, "ClusterRoleBinding")
     assert [b["roleRef"]["name"] for b in cluster_bindings] == ["kubemedic-operator-cluster"]
     cluster_rules = one(objects, "ClusterRole", "kubemedic-operator-cluster")["rules"]
@@ -499,9 +524,13 @@ def test_operator_uses_the_charts_vllm_service_or_the_given_endpoints() -> None:
     service = one(objects, "Service", "kubemedic-vllm")
     port = service["spec"]["ports"][0]["port"]
     env = container_env(operator_deployment(objects)["spec"]["template"]["spec"]["containers"][0])
-    assert json.loads(env["KUBEMEDIC_LLM_URLS"]) == [f"http://kubemedic-vllm.kubemedic.svc:{port}/v1"]
+    assert json.loads(env["KUBEMEDIC_LLM_URLS"]) == [
+        f"http://kubemedic-vllm.kubemedic.svc:{port}/v1"
+    ]
     assert env["KUBEMEDIC_LLM_MODEL"] == "kubemedic-llm"
-    assert env["KUBEMEDIC_LLM_API_KEY"] == {"secretKeyRef": {"name": "kubemedic-llm", "key": "api-key"}}
+    assert env["KUBEMEDIC_LLM_API_KEY"] == {
+        "secretKeyRef": {"name": "kubemedic-llm", "key": "api-key"}
+    }
     vllm_env = container_env(_vllm(objects)["spec"]["template"]["spec"]["containers"][0])
     assert vllm_env["VLLM_API_KEY"] == env["KUBEMEDIC_LLM_API_KEY"]
 
@@ -528,7 +557,9 @@ def test_servicemonitor_and_prometheusrule_only_when_enabled() -> None:
     rule = one(objects, "PrometheusRule")
     source = yaml.safe_load((CHART / "files" / "kubemedic-rules.yaml").read_text())
     assert rule["spec"]["groups"] == source["groups"]
-    assert all(r.get("alert") or r.get("record") for g in rule["spec"]["groups"] for r in g["rules"])
+    assert all(
+        r.get("alert") or r.get("record") for g in rule["spec"]["groups"] for r in g["rules"]
+    )
 
 
 def test_chart_rules_are_the_deployed_rules_file() -> None:
@@ -549,7 +580,12 @@ def test_chart_crds_are_identical_to_crds() -> None:
     assert copies.keys() == source.keys()
     for name, text in source.items():
         assert copies[name] == text, f"charts/kubemedic/crds/{name} drifted; run hack/sync-crds.sh"
-    check = subprocess.run([str(ROOT / "hack" / "sync-crds.sh"), "--check"], capture_output=True, text=True, check=False)
+    check = subprocess.run(
+        [str(ROOT / "hack" / "sync-crds.sh"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert check.returncode == 0, check.stderr
 
 
@@ -574,7 +610,9 @@ def test_drift_check_catches_a_changed_crd(tmp_path: Path) -> None:
 
     synced = subprocess.run([script], capture_output=True, text=True, check=False)
     assert synced.returncode == 0, synced.stderr
-    assert (tmp_path / "charts" / "kubemedic" / "crds" / "incident.yaml").read_text() == edited.read_text()
+    assert (
+        tmp_path / "charts" / "kubemedic" / "crds" / "incident.yaml"
+    ).read_text() == edited.read_text()
     assert not (tmp_path / "charts" / "kubemedic" / "crds" / "stale.yaml").exists()
 
 
@@ -600,9 +638,11 @@ def test_dockerfile_is_multi_stage_pinned_and_non_root() -> None:
     assert "8080" in instructions["EXPOSE"][0].split()
     assert "HEALTHCHECK" not in instructions
     installs = " ".join(instructions["RUN"])
-    assert "[test" not in installs and "[lint" not in installs
+    assert "[test" not in installs
+    assert "[lint" not in installs
     ignore = (ROOT / ".dockerignore").read_text().splitlines()
-    assert "*" in ignore and "!operator/" in ignore
+    assert "*" in ignore
+    assert "!operator/" in ignore
 
 
 def test_image_entry_point_is_the_command_the_chart_runs_and_it_starts() -> None:
@@ -616,6 +656,8 @@ def test_image_entry_point_is_the_command_the_chart_runs_and_it_starts() -> None
     # The console script pip installs for the wheel, as in the image (outside a container).
     script = Path(sys.executable).parent / entrypoint[0]
     assert script.exists(), f"{script} missing; run make install"
-    started = subprocess.run([str(script), *cmd, "--help"], capture_output=True, text=True, check=False)
+    started = subprocess.run(
+        [str(script), *cmd, "--help"], capture_output=True, text=True, check=False
+    )
     assert started.returncode == 0, started.stderr
     assert "--health-port" in started.stdout

@@ -40,10 +40,12 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import aiohttp
 import openai
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+from openai.types.shared_params import ResponseFormatJSONSchema
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -412,7 +414,7 @@ class LLMClient:
     async def complete(
         self,
         *,
-        messages: Sequence[Mapping[str, str]],
+        messages: Sequence[Mapping[str, object]],
         response_format: Mapping[str, Any],
         max_tokens: int,
         priority: int | None = None,
@@ -424,9 +426,18 @@ class LLMClient:
         :class:`LLMRequestError` when the server refused the request.
         """
         info = await self.server_info()
+        request = _Request(
+            model=info.model,
+            messages=[{"role": str(m["role"]), "content": str(m["content"])} for m in messages],
+            response_format=dict(response_format),
+            max_tokens=max_tokens,
+            priority=priority,
+            temperature=temperature,
+        )
         deadline = self._clock() + self.total_timeout
         started = time.perf_counter()
         attempts = 0
+        result: ChatResult | None = None
 
         def log_retry(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
@@ -446,106 +457,48 @@ class LLMClient:
                     remaining = deadline - self._clock()
                     if remaining <= 0:
                         msg = f"no answer within {self.total_timeout:g}s"
-                        raise LLMUnavailableError(msg)
+                        raise _RetryableError("timeout", msg)
                     result = await self._attempt(
-                        model=info.model,
-                        messages=messages,
-                        response_format=response_format,
-                        max_tokens=max_tokens,
-                        priority=priority,
-                        temperature=temperature,
-                        timeout=min(self.request_timeout, remaining),
+                        request, time_limit=min(self.request_timeout, remaining)
                     )
         except _RetryableError as exc:
             msg = f"no answer after {attempts} attempt(s): {exc}"
             raise LLMUnavailableError(msg) from exc
+        if result is None:  # pragma: no cover - tenacity either returns a result or raises
+            msg = "no answer"
+            raise LLMUnavailableError(msg)
         latency = time.perf_counter() - started
         metrics.LLM_REQUEST_SECONDS.observe(latency)
         return dataclasses.replace(result, latency_seconds=latency, attempts=attempts)
 
-    async def _attempt(
-        self,
-        *,
-        model: str,
-        messages: Sequence[Mapping[str, str]],
-        response_format: Mapping[str, Any],
-        max_tokens: int,
-        priority: int | None,
-        temperature: float,
-        timeout: float,
-    ) -> ChatResult:
+    async def _attempt(self, request: _Request, *, time_limit: float) -> ChatResult:
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(time_limit):
                 await self._semaphore.acquire()
         except TimeoutError:
-            msg = f"waited {timeout:g}s for a free request slot"
+            msg = f"waited {time_limit:g}s for a free request slot"
             raise _RetryableError("timeout", msg) from None
-        endpoint: Endpoint | None = None
         try:
             endpoint = await self._pick()
-            return await self._send(
-                endpoint,
-                model=model,
-                messages=messages,
-                response_format=response_format,
-                max_tokens=max_tokens,
-                priority=priority,
-                temperature=temperature,
-                timeout=timeout,
-            )
+            return await self._send(endpoint, request, time_limit=time_limit)
         finally:
             self._semaphore.release()
 
     async def _send(
-        self,
-        endpoint: Endpoint,
-        *,
-        model: str,
-        messages: Sequence[Mapping[str, str]],
-        response_format: Mapping[str, Any],
-        max_tokens: int,
-        priority: int | None,
-        temperature: float,
-        timeout: float,
+        self, endpoint: Endpoint, request: _Request, *, time_limit: float
     ) -> ChatResult:
+        """One request to one endpoint, classified for retries, the breaker and metrics."""
         endpoint.in_flight += 1
         gauge = metrics.LLM_IN_FLIGHT.labels(endpoint=endpoint.url)
         gauge.inc()
         started = time.perf_counter()
         outcome = "success"
         try:
-            for _ in range(2):
-                use_priority = priority is not None and endpoint.supports_priority
-                try:
-                    async with asyncio.timeout(timeout):
-                        response = await endpoint.api.chat.completions.create(
-                            model=model,
-                            messages=list(messages),  # type: ignore[arg-type]
-                            max_tokens=max_tokens,
-                            temperature=temperature,
-                            response_format=dict(response_format),  # type: ignore[arg-type]
-                            extra_body={"priority": priority} if use_priority else None,
-                            timeout=timeout,
-                        )
-                    break
-                except openai.BadRequestError as exc:
-                    if use_priority and "priority" in str(exc).lower():
-                        # NB: vLLM without --scheduling-policy priority refuses the field.
-                        logger.warning(
-                            "LLM endpoint %s does not support request priority; "
-                            "sending without it from now on",
-                            endpoint.url,
-                        )
-                        endpoint.supports_priority = False
-                        continue
-                    raise
-            else:  # pragma: no cover - the loop always breaks or raises
-                msg = "unreachable"
-                raise AssertionError(msg)
+            response = await self._create(endpoint, request, time_limit=time_limit)
         except (TimeoutError, openai.APITimeoutError) as exc:
             outcome = "timeout"
             endpoint.breaker.record_failure()
-            msg = f"{endpoint.url}: no answer within {timeout:g}s"
+            msg = f"{endpoint.url}: no answer within {time_limit:g}s"
             raise _RetryableError(outcome, msg) from exc
         except openai.APIConnectionError as exc:
             outcome = "connection_error"
@@ -570,22 +523,66 @@ class LLMClient:
             gauge.dec()
             metrics.LLM_REQUESTS.labels(endpoint=endpoint.url, outcome=outcome).inc()
         endpoint.breaker.record_success()
-        choice = response.choices[0] if response.choices else None
-        usage = response.usage
-        prompt_tokens = usage.prompt_tokens if usage else 0
-        completion_tokens = usage.completion_tokens if usage else 0
-        metrics.LLM_TOKENS.labels(kind="prompt").inc(prompt_tokens)
-        metrics.LLM_TOKENS.labels(kind="completion").inc(completion_tokens)
-        return ChatResult(
-            content=(choice.message.content or "") if choice else "",
-            model=response.model or model,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            latency_seconds=time.perf_counter() - started,
-            endpoint=endpoint.url,
-            attempts=1,
-            finish_reason=str(choice.finish_reason) if choice else "",
-        )
+        return _chat_result(response, endpoint=endpoint.url, model=request.model, started=started)
+
+    async def _create(
+        self, endpoint: Endpoint, request: _Request, *, time_limit: float
+    ) -> ChatCompletion:
+        """The HTTP request; once more without ``priority`` if the server refuses it."""
+        while True:
+            use_priority = request.priority is not None and endpoint.supports_priority
+            try:
+                async with asyncio.timeout(time_limit):
+                    return await endpoint.api.chat.completions.create(
+                        model=request.model,
+                        messages=cast("list[ChatCompletionMessageParam]", request.messages),
+                        max_tokens=request.max_tokens,
+                        temperature=request.temperature,
+                        response_format=cast("ResponseFormatJSONSchema", request.response_format),
+                        extra_body={"priority": request.priority} if use_priority else None,
+                        timeout=time_limit,
+                        stream=False,
+                    )
+            except openai.BadRequestError as exc:
+                if not (use_priority and "priority" in str(exc).lower()):
+                    raise
+                # NB: vLLM without --scheduling-policy priority refuses the field (HTTP 400).
+                logger.warning(
+                    "LLM endpoint %s does not support request priority; sending without it",
+                    endpoint.url,
+                )
+                endpoint.supports_priority = False
+
+
+@dataclasses.dataclass(frozen=True)
+class _Request:
+    model: str
+    messages: list[dict[str, str]]
+    response_format: dict[str, Any]
+    max_tokens: int
+    priority: int | None
+    temperature: float
+
+
+def _chat_result(
+    response: ChatCompletion, *, endpoint: str, model: str, started: float
+) -> ChatResult:
+    choice = response.choices[0] if response.choices else None
+    usage = response.usage
+    prompt_tokens = usage.prompt_tokens if usage else 0
+    completion_tokens = usage.completion_tokens if usage else 0
+    metrics.LLM_TOKENS.labels(kind="prompt").inc(prompt_tokens)
+    metrics.LLM_TOKENS.labels(kind="completion").inc(completion_tokens)
+    return ChatResult(
+        content=(choice.message.content or "") if choice else "",
+        model=response.model or model,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        latency_seconds=time.perf_counter() - started,
+        endpoint=endpoint,
+        attempts=1,
+        finish_reason=str(choice.finish_reason) if choice else "",
+    )
 
 
 def _breaker_changed(url: str, state: BreakerState) -> None:

@@ -31,7 +31,7 @@ def load_token_counter(name_or_path: str) -> TokenCounter:
         from transformers import AutoTokenizer  # noqa: PLC0415 - slow import, see module doc
 
         tokenizer: Any = AutoTokenizer.from_pretrained(name_or_path)
-    except Exception as exc:  # noqa: BLE001 - transformers raises OSError, ValueError, ...
+    except Exception as exc:
         msg = f"KUBEMEDIC_LLM_TOKENIZER={name_or_path!r} cannot be loaded: {exc}"
         raise TokenizerError(msg) from exc
     backend = getattr(tokenizer, "backend_tokenizer", None)

@@ -42,8 +42,35 @@ RUNBOOK_HEADING: Final = "## Runbooks from your team"
 _WORD_RE: Final = re.compile(r"[A-Za-z0-9]+")
 _CAMEL_RE: Final = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _STOPWORDS: Final = frozenset(
-    "a an and are as at be by for from has have if in is it its of on or the this to was "
-    "were will with".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "if",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "the",
+        "this",
+        "to",
+        "was",
+        "were",
+        "will",
+        "with",
+    ]
 )
 
 

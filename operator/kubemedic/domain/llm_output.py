@@ -290,7 +290,9 @@ def action_scope(bundle: IncidentBundle) -> ActionScope:
     if workload is not None:
         keys.add(workload)
         containers.update(
-            c for c in (view.get_str(x, "name") for x in _template_containers(index.workload())) if c
+            c
+            for c in (view.get_str(x, "name") for x in _template_containers(index.workload()))
+            if c
         )
     for pod in index.scope_pods():
         keys.add(("Pod", view.namespace_of(pod), view.name_of(pod)))

@@ -27,8 +27,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Final
 
 from kubemedic.domain.quantity import parse_quantity

@@ -293,9 +293,7 @@ def _fixed_prefix() -> str:
     )
 
 
-def build_static_prefix(
-    knowledge: Sequence[tuple[str, str]], *, redactor: Redactor
-) -> str:
+def build_static_prefix(knowledge: Sequence[tuple[str, str]], *, redactor: Redactor) -> str:
     """The system message: byte-identical for the same knowledge documents."""
     parts = [_fixed_prefix()]
     if knowledge:
@@ -316,19 +314,20 @@ def _prune(value: Any, *, parent: str = "") -> Any:
         for key, child in value.items():
             if key in _NOISE_KEYS or (key == LAST_APPLIED_ANNOTATION and parent == "annotations"):
                 continue
+            item = child
             if key == "ownerReferences" and isinstance(child, list):
-                child = [
+                item = [
                     f"{view.get_str(r, 'kind')}/{view.get_str(r, 'name')}"
                     for r in child
                     if isinstance(r, Mapping)
                 ]
             if key == "tolerations" and isinstance(child, list):
-                child = [
+                item = [
                     t
                     for t in child
                     if not (isinstance(t, Mapping) and t.get("key") in _DEFAULT_TOLERATION_KEYS)
                 ]
-            pruned = _prune(child, parent=str(key))
+            pruned = _prune(item, parent=str(key))
             if pruned not in (None, "", [], {}):
                 result[str(key)] = pruned
         return result
@@ -340,10 +339,14 @@ def _prune(value: Any, *, parent: str = "") -> Any:
 
 def _object_id(obj: Mapping[str, Any]) -> str:
     namespace = view.namespace_of(obj)
-    parts = [view.kind_of(obj), namespace, view.name_of(obj)] if namespace else [
-        view.kind_of(obj),
-        view.name_of(obj),
-    ]
+    parts = (
+        [view.kind_of(obj), namespace, view.name_of(obj)]
+        if namespace
+        else [
+            view.kind_of(obj),
+            view.name_of(obj),
+        ]
+    )
     return "/".join(parts)
 
 
@@ -644,9 +647,7 @@ def logs_section(
     available = max(budget - sum(overhead), 0)
     shares = [available * w / sum(weights) for w in weights]
     results = [
-        select_log_lines(
-            text, max_tokens=int(share), counter=counter, error_share=error_share
-        )
+        select_log_lines(text, max_tokens=int(share), counter=counter, error_share=error_share)
         for text, share in zip(texts, shares, strict=True)
     ]
     # Second pass: what short logs did not use goes to the logs that were cut.
@@ -662,7 +663,9 @@ def logs_section(
             )
     entries = []
     for log, (text, omitted_lines) in zip(chosen, results, strict=True):
-        extra_lines = log.text[:-LOG_WINDOW_CHARS].count("\n") if len(log.text) > LOG_WINDOW_CHARS else 0
+        extra_lines = (
+            log.text[:-LOG_WINDOW_CHARS].count("\n") if len(log.text) > LOG_WINDOW_CHARS else 0
+        )
         entries.append(
             {
                 "id": _log_id(log),
@@ -678,7 +681,7 @@ def logs_section(
     if skipped:
         value["omitted"] = skipped
     tokens = _measure(counter, value)
-    return _Section(value, tokens, skipped, tuple(e["id"] for e in entries))
+    return _Section(value, tokens, skipped, tuple(str(e["id"]) for e in entries))
 
 
 def _fit_list(
@@ -701,12 +704,19 @@ def alerts_section(
     items = [
         {
             "id": f"alert:{n}",
-            **redactor.redact_object(alert.model_dump(mode="json", by_alias=True, exclude_none=True)),
+            **redactor.redact_object(
+                alert.model_dump(mode="json", by_alias=True, exclude_none=True)
+            ),
         }
         for n, alert in enumerate(bundle.alerts, start=1)
     ]
     kept, used, omitted = _fit_list(items, counter=counter, budget=budget)
-    return _Section({"items": kept, "omitted": omitted} if omitted else {"items": kept}, used, omitted, tuple(i["id"] for i in kept))
+    return _Section(
+        {"items": kept, "omitted": omitted} if omitted else {"items": kept},
+        used,
+        omitted,
+        tuple(i["id"] for i in kept),
+    )
 
 
 def _summarise_metric(data: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -714,9 +724,7 @@ def _summarise_metric(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     for series in view.dicts(data.get("result"))[:10]:
         samples = [series.get("value"), *view.get_list(series, "values")]
         values = [
-            float(s[1])
-            for s in samples
-            if isinstance(s, list) and len(s) == 2 and _is_number(s[1])
+            float(s[1]) for s in samples if isinstance(s, list) and len(s) == 2 and _is_number(s[1])
         ]
         entry: dict[str, Any] = {"metric": view.str_map(series.get("metric"))}
         if values:
@@ -745,7 +753,12 @@ def metrics_section(
         for n, metric in enumerate(bundle.metrics, start=1)
     ]
     kept, used, omitted = _fit_list(items, counter=counter, budget=budget)
-    return _Section({"items": kept, "omitted": omitted} if omitted else {"items": kept}, used, omitted, tuple(i["id"] for i in kept))
+    return _Section(
+        {"items": kept, "omitted": omitted} if omitted else {"items": kept},
+        used,
+        omitted,
+        tuple(i["id"] for i in kept),
+    )
 
 
 def incident_section(
@@ -791,9 +804,7 @@ def rules_section(
         evidence.pop()
     if _measure(counter, value) > budget:
         value["actions"] = [{"type": a.type.value} for a in rules.actions]
-    return _Section(
-        value, _measure(counter, value), refs=tuple(e["id"] for e in evidence)
-    )
+    return _Section(value, _measure(counter, value), refs=tuple(e["id"] for e in evidence))
 
 
 def scope_section(scope: ActionScope, *, counter: TokenCounter, budget: int) -> _Section:

@@ -41,12 +41,12 @@ LAST_APPLIED_ANNOTATION: Final = "kubectl.kubernetes.io/last-applied-configurati
 #: Map keys / variable names whose value is secret: they *end* in one of these words, so
 #: ``DB_PASSWORD``, ``clientSecret``, ``x-api-key`` and ``authToken`` match while
 #: ``secretName``, ``secretKeyRef`` and ``tokenExpirationSeconds`` (evidence) do not.
-_SECRET_NAME_SUFFIX: Final = (
+_KEY_NAME_SUFFIX: Final = (
     r"(?:password|passwd|passphrase|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|"
     r"secret[_-]?key|private[_-]?key|private[_-]?key[_-]?id|client[_-]?secret|credentials?|"
     r"auth[_-]?key|account[_-]?key|session[_-]?id|cookie)s?"
 )
-SECRET_NAME_RE: Final = re.compile(rf"(?i)^[A-Za-z0-9_.-]{{0,64}}{_SECRET_NAME_SUFFIX}$")
+SECRET_NAME_RE: Final = re.compile(rf"(?i)^[A-Za-z0-9_.-]{{0,64}}{_KEY_NAME_SUFFIX}$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,7 +165,7 @@ BUILTIN_RULES: Final[tuple[Rule, ...]] = (
     Rule(
         "secret",
         re.compile(
-            rf"(?i)(?<![A-Za-z0-9_.-])([\"']?[A-Za-z0-9_.-]{{0,64}}{_SECRET_NAME_SUFFIX}[\"']?"
+            rf"(?i)(?<![A-Za-z0-9_.-])([\"']?[A-Za-z0-9_.-]{{0,64}}{_KEY_NAME_SUFFIX}[\"']?"
             rf"\s*[=:]\s*){_VALUE}"
         ),
         guards=(

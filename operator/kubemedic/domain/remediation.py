@@ -311,7 +311,7 @@ def verify_action(
     target = index.target_object()
     if target is None:
         return Verdict(VerdictState.FAILED, "the target no longer exists")
-    kind = view.kind_of(target)
+    view.kind_of(target)
     if action.type is ActionType.CORDON_NODE:
         if view.get(target, "spec", "unschedulable") is True:
             return Verdict(
@@ -340,12 +340,11 @@ def verify_action(
         and ready is not None
         and ready >= desired
         and (updated is None or updated >= desired)
-    ):
-        if all(view.is_pod_ready(p) for p in current_pods):
-            return Verdict(
-                VerdictState.PASSED,
-                f"{view.cite(target)}: {ready}/{desired} replicas updated and ready",
-            )
+    ) and all(view.is_pod_ready(p) for p in current_pods):
+        return Verdict(
+            VerdictState.PASSED,
+            f"{view.cite(target)}: {ready}/{desired} replicas updated and ready",
+        )
     return Verdict(
         VerdictState.PENDING,
         f"{view.cite(target)}: {ready or 0}/{desired} ready, rollout in progress",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import kopf
@@ -12,6 +13,8 @@ from kubemedic.domain.lifecycle import status_patch
 from kubemedic.models.conditions import ConditionStatus, ConditionType, find_condition
 from kubemedic.models.incident import IncidentSpec, IncidentStatus, Phase
 from kubemedic.service.diagnosis import diagnose_incident
+from kubemedic.service.notifications import notify_transition
+from kubemedic.settings import OperatorSettings
 
 RESOURCE = (API_GROUP, API_VERSION, INCIDENT_PLURAL)
 #: How often to look again for a target that does not exist (yet).
@@ -90,7 +93,19 @@ async def _diagnose(
         incident_namespace=str(body.metadata.namespace),
         generation=body.metadata.get("generation"),
     )
-    patch.setdefault("status", {}).update(status_patch(outcome.status))
+    settings: OperatorSettings = memo["settings"]
+    new_status = await notify_transition(
+        memo.get("notifier"),
+        incident_name=str(body.metadata.name),
+        incident_namespace=str(body.metadata.namespace),
+        incident_uid=str(body.metadata.uid),
+        spec=parsed,
+        old_status=status,
+        new_status=outcome.status,
+        now=datetime.now(UTC),
+        cooldown_seconds=settings.notify_cooldown_seconds,
+    )
+    patch.setdefault("status", {}).update(status_patch(new_status))
     if not outcome.target_found:
         if find_condition(status.conditions, ConditionType.TARGET_FOUND) is None:
             kopf.event(

@@ -10,12 +10,14 @@ restart cannot apply an action twice (service/remediation.py).
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any, Final, cast
 
 import kopf
 
 from kubemedic.handlers.incidents import RESOURCE
 from kubemedic.models.incident import IncidentSpec, IncidentStatus
+from kubemedic.service.notifications import notify_transition
 from kubemedic.service.remediation import RemediationDeps, needs_remediation, reconcile_remediation
 from kubemedic.settings import OperatorSettings
 
@@ -33,15 +35,35 @@ def _active(spec: kopf.Spec, status: kopf.Status, **_: Any) -> bool:
 
 
 @kopf.timer(*RESOURCE, interval=INTERVAL_SECONDS, when=_active)
-async def remediate(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def remediate(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
     deps: RemediationDeps = memo["remediation_deps"]
-    events = await asyncio.to_thread(
+    result = await asyncio.to_thread(
         reconcile_remediation,
         deps,
         namespace=str(body.metadata.namespace),
         name=str(body.metadata.name),
     )
-    for event in events:
+    if result.before is not None and result.after is not None and result.spec is not None:
+        settings: OperatorSettings = memo["settings"]
+        notified = await notify_transition(
+            memo.get("notifier"),
+            incident_name=str(body.metadata.name),
+            incident_namespace=str(body.metadata.namespace),
+            incident_uid=result.uid,
+            spec=result.spec,
+            old_status=result.before,
+            new_status=result.after,
+            now=datetime.now(UTC),
+            cooldown_seconds=settings.notify_cooldown_seconds,
+        )
+        if (
+            notified.notifications is not None
+            and notified.notifications != result.after.notifications
+        ):
+            patch.setdefault("status", {})["notifications"] = notified.notifications.model_dump(
+                mode="json", by_alias=True, exclude_none=True
+            )
+    for event in result.events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
         if event.on_target is not None:
             kopf.event(

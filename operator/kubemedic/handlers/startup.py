@@ -9,9 +9,11 @@ from typing import Any
 import kopf
 
 from kubemedic.clients.kube import KubeReader, load_api_client
-from kubemedic.constants import FINALIZER, PROGRESS_PREFIX
 from kubemedic.clients.remediation import Remediator
+from kubemedic.constants import FINALIZER, PROGRESS_PREFIX
 from kubemedic.service.diagnosis import DiagnosisDeps
+from kubemedic.service.llm import build_refiner
+from kubemedic.service.notifications import build_notifier
 from kubemedic.service.prometheus import build_enrichers
 from kubemedic.service.remediation import RemediationDeps
 from kubemedic.settings import OperatorSettings
@@ -34,9 +36,15 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.watching.client_timeout = 330
     settings.networking.request_timeout = 30
     memo["reader"] = KubeReader(load_api_client(operator_settings.kubeconfig))
+    # NB: the refiner always runs: it adds runbook knowledge from ConfigMaps; it asks an
+    # LLM only when KUBEMEDIC_LLM_URL(S) is set (docs/llm.md).
+    memo["llm_refiner"] = build_refiner(operator_settings, reader=memo["reader"])
     memo["diagnosis_deps"] = DiagnosisDeps(
-        reader=memo["reader"], enrichers=build_enrichers(operator_settings)
+        reader=memo["reader"],
+        enrichers=build_enrichers(operator_settings),
+        refiner=memo["llm_refiner"],
     )
+    memo["notifier"] = build_notifier(operator_settings)
     memo["remediation_deps"] = RemediationDeps(
         remediator=Remediator(memo["reader"].api),
         operator_namespace=operator_settings.operator_namespace,
@@ -44,3 +52,11 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
         verify_timeout=timedelta(seconds=operator_settings.verify_timeout_seconds),
         default_approval_ttl_seconds=operator_settings.approval_ttl_seconds,
     )
+
+
+@kopf.on.cleanup()
+async def close_llm(memo: kopf.Memo, **_: Any) -> None:
+    """Close the model server connections."""
+    refiner = memo.get("llm_refiner")
+    if refiner is not None:
+        await refiner.aclose()

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from kubemedic.constants import BUNDLE_KIND, GROUP_VERSION
+from kubemedic.constants import BUNDLE_KIND
 from kubemedic.models.base import KubeModel
 from kubemedic.models.target import TargetRef
 

@@ -5,7 +5,8 @@ Incident and writes it with optimistic concurrency (the Incident's resourceVersi
 retry, a restart or a second replica can never make the same transition twice. The order
 that makes actions exactly-once (see domain/remediation.py for the patch side)::
 
-    Approved ──(dry-run ok)──▶ write intent {Applying, key}  ──▶ apply patch (+ marker, generation test)
+    Approved ──(dry-run ok)──▶ write intent {Applying, key}
+        ──▶ apply patch (+ marker, generation test)
         ──▶ write {Verifying}  ──▶ verify ──▶ Verified / (revert) Reverted / Failed
 
 A crash between "write intent" and "write Verifying" leaves an Applying record: the next
@@ -168,23 +169,37 @@ def _is_open(status: IncidentStatus, action_id: str) -> bool:
     return record is not None and record.state not in TERMINAL_STATES
 
 
+@dataclass(frozen=True)
+class ReconcileResult:
+    """Events to post, and the status before and after (for notifications)."""
+
+    events: list[EventSpec]
+    before: IncidentStatus | None = None
+    after: IncidentStatus | None = None
+    spec: IncidentSpec | None = None
+    uid: str = ""
+
+
 def reconcile_remediation(
     deps: RemediationDeps, *, namespace: str, name: str, now: datetime | None = None
-) -> list[EventSpec]:
+) -> ReconcileResult:
     """Make at most one transition of the Incident's remediation; return Events to post."""
     incident = deps.remediator.read_incident(namespace, name)
     if incident is None:
-        return []
+        return ReconcileResult(events=[])
     spec = IncidentSpec.model_validate(incident.get("spec") or {})
     status = IncidentStatus.model_validate(incident.get("status") or {})
     ctx = _Ctx(deps=deps, incident=incident, spec=spec, status=status, now=now or datetime.now(UTC))
     if not needs_remediation(status, spec):
-        return []
+        return ReconcileResult(events=[])
     try:
         _step(ctx)
     except ConflictError:
         logger.info("Incident %s changed while reconciling; will retry", ctx.ref)
-    return ctx.events
+        return ReconcileResult(events=ctx.events)
+    return ReconcileResult(
+        events=ctx.events, before=status, after=ctx.status, spec=spec, uid=view.uid_of(incident)
+    )
 
 
 def _actionable(status: IncidentStatus) -> list[ProposedAction]:
@@ -446,11 +461,11 @@ def _process_approvals(ctx: _Ctx) -> None:
         _decide_approval(
             ctx,
             proposed_ids[action_id],
-            approval.decision,
-            approval.approved_by,
-            approval.reason,
-            decided_at,
-            record,
+            decision=approval.decision,
+            approved_by=approval.approved_by,
+            reason=approval.reason,
+            decided_at=decided_at,
+            record=record,
         )
         return
 
@@ -458,6 +473,7 @@ def _process_approvals(ctx: _Ctx) -> None:
 def _decide_approval(
     ctx: _Ctx,
     proposed: ProposedAction,
+    *,
     decision: Decision,
     approved_by: str | None,
     reason: str | None,
@@ -531,11 +547,11 @@ def _decide_approval(
         _finish(
             ctx,
             base,
-            ActionState.EXPIRED,
-            Phase.ESCALATED,
-            ConditionType.APPROVED,
-            ConditionReason.APPROVAL_EXPIRED,
-            f"approval of {describe} expired ({int(ttl.total_seconds())}s TTL); approve again",
+            state=ActionState.EXPIRED,
+            phase=Phase.ESCALATED,
+            condition=ConditionType.APPROVED,
+            reason=ConditionReason.APPROVAL_EXPIRED,
+            message=f"approval of {describe} expired ({int(ttl.total_seconds())}s TTL); approve again",
         )
         ctx.write()
         return
@@ -601,11 +617,11 @@ def _advance(ctx: _Ctx, record: ActionRecord) -> None:
         _finish(
             ctx,
             record,
-            ActionState.FAILED,
-            Phase.FAILED,
-            ConditionType.REMEDIATED,
-            ConditionReason.ACTION_FAILED,
-            f"action {record.id} is no longer proposed",
+            state=ActionState.FAILED,
+            phase=Phase.FAILED,
+            condition=ConditionType.REMEDIATED,
+            reason=ConditionReason.ACTION_FAILED,
+            message=f"action {record.id} is no longer proposed",
         )
         ctx.write()
         return
@@ -634,11 +650,11 @@ def _apply_approved(ctx: _Ctx, record: ActionRecord, action: Action) -> None:
         _finish(
             ctx,
             record,
-            ActionState.FAILED,
-            Phase.FAILED,
-            ConditionType.REMEDIATED,
-            ConditionReason.ACTION_FAILED,
-            f"{describe}: the target no longer exists",
+            state=ActionState.FAILED,
+            phase=Phase.FAILED,
+            condition=ConditionType.REMEDIATED,
+            reason=ConditionReason.ACTION_FAILED,
+            message=f"{describe}: the target no longer exists",
         )
         ctx.write()
         return
@@ -684,11 +700,11 @@ def _apply_approved(ctx: _Ctx, record: ActionRecord, action: Action) -> None:
         _finish(
             ctx,
             record,
-            ActionState.FAILED,
-            Phase.FAILED,
-            ConditionType.REMEDIATED,
-            ConditionReason.ACTION_FAILED,
-            f"{describe}: {exc}",
+            state=ActionState.FAILED,
+            phase=Phase.FAILED,
+            condition=ConditionType.REMEDIATED,
+            reason=ConditionReason.ACTION_FAILED,
+            message=f"{describe}: {exc}",
         )
         ctx.write()
         return
@@ -697,11 +713,11 @@ def _apply_approved(ctx: _Ctx, record: ActionRecord, action: Action) -> None:
         _finish(
             ctx,
             record,
-            ActionState.FAILED,
-            Phase.FAILED,
-            ConditionType.REMEDIATED,
-            ConditionReason.ACTION_FAILED,
-            f"{describe}: server-side dry-run {dry}; nothing applied",
+            state=ActionState.FAILED,
+            phase=Phase.FAILED,
+            condition=ConditionType.REMEDIATED,
+            reason=ConditionReason.ACTION_FAILED,
+            message=f"{describe}: server-side dry-run {dry}; nothing applied",
         )
         ctx.write()
         return
@@ -757,11 +773,11 @@ def _apply(ctx: _Ctx, record: ActionRecord, action: Action) -> None:
         _finish(
             ctx,
             record,
-            ActionState.FAILED,
-            Phase.FAILED,
-            ConditionType.REMEDIATED,
-            ConditionReason.ACTION_FAILED,
-            f"{describe}: the target no longer exists",
+            state=ActionState.FAILED,
+            phase=Phase.FAILED,
+            condition=ConditionType.REMEDIATED,
+            reason=ConditionReason.ACTION_FAILED,
+            message=f"{describe}: the target no longer exists",
         )
         ctx.write()
         return
@@ -784,11 +800,11 @@ def _apply(ctx: _Ctx, record: ActionRecord, action: Action) -> None:
             _finish(
                 ctx,
                 record,
-                ActionState.FAILED,
-                Phase.FAILED,
-                ConditionType.REMEDIATED,
-                ConditionReason.ACTION_FAILED,
-                f"{describe}: not applied: {exc}",
+                state=ActionState.FAILED,
+                phase=Phase.FAILED,
+                condition=ConditionType.REMEDIATED,
+                reason=ConditionReason.ACTION_FAILED,
+                message=f"{describe}: not applied: {exc}",
             )
             ctx.write()
             return
@@ -896,11 +912,11 @@ def _verify(ctx: _Ctx, record: ActionRecord, action: Action) -> None:
     _finish(
         ctx,
         record,
-        ActionState.FAILED,
-        Phase.FAILED,
-        ConditionType.REMEDIATED,
-        ConditionReason.ACTION_FAILED,
-        f"{describe}: verification failed: {reason} (no automatic revert for {action.type.value})",
+        state=ActionState.FAILED,
+        phase=Phase.FAILED,
+        condition=ConditionType.REMEDIATED,
+        reason=ConditionReason.ACTION_FAILED,
+        message=f"{describe}: verification failed: {reason} (no automatic revert for {action.type.value})",
     )
     ctx.condition(
         ConditionType.RESOLVED, ConditionStatus.FALSE, ConditionReason.STILL_FAILING, reason
@@ -925,11 +941,11 @@ def _revert(ctx: _Ctx, record: ActionRecord, action: Action, *, reason: str) -> 
     _finish(
         ctx,
         record,
-        state,
-        Phase.FAILED,
-        ConditionType.REMEDIATED,
-        ConditionReason.ACTION_FAILED,
-        message,
+        state=state,
+        phase=Phase.FAILED,
+        condition=ConditionType.REMEDIATED,
+        reason=ConditionReason.ACTION_FAILED,
+        message=message,
     )
     ctx.condition(
         ConditionType.RESOLVED, ConditionStatus.FALSE, ConditionReason.STILL_FAILING, reason
@@ -951,6 +967,7 @@ def _revert(ctx: _Ctx, record: ActionRecord, action: Action, *, reason: str) -> 
 def _finish(
     ctx: _Ctx,
     record: ActionRecord,
+    *,
     state: ActionState,
     phase: Phase,
     condition: str,
@@ -1018,4 +1035,10 @@ def _fault(point: str) -> None:
         os._exit(137)
 
 
-__all__ = ["EventSpec", "RemediationDeps", "needs_remediation", "reconcile_remediation"]
+__all__ = [
+    "EventSpec",
+    "ReconcileResult",
+    "RemediationDeps",
+    "needs_remediation",
+    "reconcile_remediation",
+]
