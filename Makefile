@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install tools lint test test-unit demo bench cluster-up cluster-down clean
+.PHONY: install tools lint chart-check test test-unit demo bench cluster-up cluster-down clean
 
 install: $(VENV)/.installed
 
@@ -23,6 +23,11 @@ lint: install
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(PY) hack/gen_bundle_schema.py --check
+
+# The Helm chart: CRD and alert-rule copies not drifted, helm lint --strict and helm template
+# with the defaults and every charts/kubemedic/ci/*-values.yaml (tests/unit/test_chart.py too).
+chart-check: tools
+	hack/check-chart.sh
 
 # pytest exits 5 when it collected no test: that is a failure, not a pass.
 test: install tools

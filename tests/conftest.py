@@ -72,6 +72,12 @@ def crds(cluster: LocalCluster, api_client: client.ApiClient) -> None:
         check=True,
         capture_output=True,
     )
+    core = client.CoreV1Api(api_client)
+    try:
+        core.create_namespace({"metadata": {"name": "kubemedic"}})
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
     ext = client.ApiextensionsV1Api(api_client)
     for name in ("incidents.kubemedic.dev", "remediationpolicies.kubemedic.dev"):
         wait_for(

@@ -138,3 +138,14 @@ LLM_PROMPT_TOKENS: Final = Histogram(
     "Prompt size as kubemedic measured it before sending.",
     buckets=(512, 1024, 2048, 4096, 8192, 16384, 32768, 65536),
 )
+
+# -- leader election ------------------------------------------------------------------------
+LEADER: Final = Gauge("kubemedic_leader_is_leader", "1 while this replica is the leader, else 0.")
+LEADER_TRANSITIONS: Final = Counter(
+    "kubemedic_leader_transitions_total", "Times this replica became the leader."
+)
+LEASE_REQUESTS: Final = Counter(
+    "kubemedic_lease_requests_total",
+    "API requests this replica sent for leader election.",
+    ["verb"],
+)

@@ -51,6 +51,30 @@ class OperatorSettings(BaseSettings):
     approval_ttl_seconds: int = Field(
         default=3600, ge=60, description="approval lifetime when no RemediationPolicy sets one"
     )
+    # -- leader election (only the leader reconciles Incidents and applies actions) ------------
+    leader_election: bool = Field(
+        default=True, description="elect a leader on a Lease (off: always lead)"
+    )
+    lease_name: str = Field(default="kubemedic-leader", description="name of the Lease")
+    lease_namespace: str | None = Field(
+        default=None, description="namespace of the Lease (default: the operator's namespace)"
+    )
+    pod_name: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KUBEMEDIC_POD_NAME", "POD_NAME"),
+        description="this replica's identity in the Lease (default: host name + random suffix)",
+    )
+    lease_duration_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="how long a standby waits for a silent leader (client-go default)",
+    )
+    renew_deadline_seconds: float = Field(
+        default=10.0, gt=0, description="a leader that cannot renew within this stops acting"
+    )
+    retry_period_seconds: float = Field(
+        default=2.0, gt=0, description="how often the leader renews"
+    )
     remediation_interval_seconds: float = Field(
         default=2.0, gt=0, description="how often in-flight remediations are advanced"
     )
@@ -182,7 +206,7 @@ class OperatorSettings(BaseSettings):
         "list, or one per line; a group named `secret` limits the redaction to it",
     )
     llm_prompt_token_budget: int = Field(
-        default=8192, ge=1024, le=1_000_000, description="most tokens a prompt may have"
+        default=8192, ge=4096, le=1_000_000, description="most tokens a prompt may have"
     )
     llm_knowledge_token_budget: int = Field(
         default=2048, ge=0, le=500_000, description="tokens of runbook knowledge in the prompt"

@@ -52,6 +52,8 @@ pytestmark = [
 
 #: Kinds from CRDs this cluster does not have; their shape is checked by the unit tests.
 OPTIONAL_API_GROUPS = {"monitoring.coreos.com", "keda.sh"}
+#: The name the operator's "pod" gets from the downward API.
+POD_NAME = "kubemedic-test-0"
 #: What the operator logs when the API server refuses it something.
 FORBIDDEN = re.compile(r"\b403\b|[Ff]orbidden|Not enough permissions")
 
@@ -277,7 +279,7 @@ def _pod_environment(
             env[var.name] = value
         elif var.value_from.field_ref is not None:
             env[var.name] = {
-                "metadata.name": "kubemedic-test-0",
+                "metadata.name": POD_NAME,
                 "metadata.namespace": release.namespace,
             }[var.value_from.field_ref.field_path]
         elif var.value_from.secret_key_ref is not None:
@@ -312,6 +314,9 @@ def chart_operator(
         **chart_env,
         "PYTHONUNBUFFERED": "1",
         "KUBEMEDIC_REMEDIATION_INTERVAL_SECONDS": "1",
+        # NB: `--kubeconfig` alone does not reach kopf's login: the kubernetes package reads
+        # $KUBECONFIG once at import, before the CLI sets it. In a pod neither is used.
+        "KUBECONFIG": str(kubeconfig),
     }
     log = work / "operator.log"
     with log.open("wb") as out:
@@ -393,6 +398,7 @@ def test_alert_to_resolution_with_only_the_charts_rbac(
     core: client.CoreV1Api,
     apps: client.AppsV1Api,
     custom: client.CustomObjectsApi,
+    api_client: client.ApiClient,
     namespace: str,
 ) -> None:
     op, webhook_port, token = chart_operator
@@ -489,6 +495,12 @@ def test_alert_to_resolution_with_only_the_charts_rbac(
     )
     resolved = phase({"Resolved", "Failed", "Escalated"})
     assert resolved["status"]["phase"] == "Resolved", resolved["status"].get("history")
+
+    # Leader election on (the chart's default): this replica took the chart's Lease.
+    lease = client.CoordinationV1Api(api_client).read_namespaced_lease(
+        f"{release.fullname}-leader", release.namespace
+    )
+    assert lease.spec.holder_identity == POD_NAME
 
     refused = [
         line for line in op.log.read_text(errors="replace").splitlines() if FORBIDDEN.search(line)

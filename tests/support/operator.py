@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import urllib.request
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,8 @@ from support.waiting import wait_for
 GROUP, VERSION, PLURAL = "kubemedic.dev", "v1alpha1", "incidents"
 #: Namespaces the shared test operator leaves alone, for tests that run their own operators.
 PRIVATE_NAMESPACE_PATTERN = "test-crash-*"
+#: Where test operators keep their Lease (created by the `crds` fixture).
+OPERATOR_NAMESPACE = "kubemedic"
 
 
 @dataclass
@@ -57,7 +60,10 @@ def start_operator(
         **os.environ,
         "KUBECONFIG": str(cluster.kubeconfig),
         "PYTHONUNBUFFERED": "1",
-        "KUBEMEDIC_OPERATOR_NAMESPACE": "kubemedic",
+        "KUBEMEDIC_OPERATOR_NAMESPACE": OPERATOR_NAMESPACE,
+        # NB: each operator started here elects itself on its own Lease unless a test
+        # (HA) passes a shared KUBEMEDIC_LEASE_NAME.
+        "KUBEMEDIC_LEASE_NAME": f"kubemedic-test-{uuid.uuid4().hex[:8]}",
         **(extra_env or {}),
     }
     ns_args: list[str] = []

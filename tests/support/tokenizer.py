@@ -3,8 +3,9 @@
 No model weights or tokenizer files can be downloaded in tests, so the tests (and the
 benchmark) train one on Kubernetes-flavoured text and save it the way ``save_pretrained``
 does; ``transformers.AutoTokenizer`` then loads it from that directory like a real model's.
-Byte-level BPE never fails on unseen text, and its token counts are in the range of real
-models' (a few characters per token), so budgets behave realistically.
+It is trained on the scenario bundles and the package's source, so its token counts are in
+the range of real models' (3-4 characters per token on prompts); byte-level BPE never fails
+on unseen text.
 """
 
 from __future__ import annotations
@@ -17,32 +18,19 @@ from pathlib import Path
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
-VOCAB_SIZE = 3000
-
-_CORPUS = [
-    "apiVersion: apps/v1 kind: Deployment metadata: name: web namespace: shop labels app",
-    "status: containerStatuses: lastState: terminated: reason: OOMKilled exitCode: 137",
-    "state: waiting: reason: CrashLoopBackOff message: back-off 5m0s restarting failed",
-    "Warning BackOff kubelet Back-off restarting failed container app in pod web-7d9f",
-    "Warning FailedScheduling default-scheduler 0/3 nodes are available: Insufficient memory",
-    "Normal Pulled Successfully pulled image registry.example.com/shop/web:1.4.2",
-    "ERROR 2025-03-14T10:29:58Z connection refused while connecting to postgres:5432",
-    "panic: runtime error: invalid memory address or nil pointer dereference",
-    "Traceback (most recent call last): File app.py line 42 in main raise RuntimeError",
-    "INFO request served path=/api/cart status=200 duration_ms=12 user=anonymous",
-    "java.lang.OutOfMemoryError: Java heap space at com.example.Cache.put",
-    'You are kubemedic, a Kubernetes site reliability engineer. {"type":"object"}',
-    "category summary rootCause confidence evidence actions runbook kubectl describe pod",
-    "RestartRollout RollbackRollout ScaleWorkload SetResources DeletePod CordonNode PatchHPA",
-    "memoryLimit memoryRequest cpuLimit cpuRequest replicas maxReplicas toRevision Escalate",
-    "node-1 node-2 ip-10-0-1-23.eu-west-1.compute.internal Ready NotReady KubeletNotReady",
-]
+VOCAB_SIZE = 8000
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _corpus() -> Iterator[str]:
-    for round_ in range(20):
-        for line in _CORPUS:
-            yield f"{line} {round_}"
+    """Text like what kubemedic prompts carry: the scenario bundles (Kubernetes objects,
+    events, logs) and the package's own source (English docstrings, JSON-ish literals)."""
+    for path in sorted((ROOT / "tests" / "scenarios").glob("*.yaml")):
+        yield path.read_text()
+    for path in sorted((ROOT / "operator" / "kubemedic").rglob("*.py")):
+        yield path.read_text()
+    for path in sorted((ROOT / "docs").glob("*.md")):
+        yield path.read_text()
 
 
 def train_tokenizer(directory: Path) -> Path:

@@ -153,13 +153,6 @@ llm.endpoints.
 {{- end }}
 
 {{/*
-Whether the operator uses an LLM at all.
-*/}}
-{{- define "kubemedic.llmEnabled" -}}
-{{- if or .Values.llm.vllm.enabled .Values.llm.endpoints }}true{{ end }}
-{{- end }}
-
-{{/*
 Checks across values that the schema cannot express; fail early with a message naming the
 values and what to do.
 */}}
@@ -172,9 +165,6 @@ values and what to do.
 {{- end }}
 {{- if and .Values.llm.vllm.enabled .Values.llm.endpoints }}
 {{- fail "set either llm.vllm.enabled (the chart serves the model) or llm.endpoints (an existing server), not both." }}
-{{- end }}
-{{- if and .Values.llm.endpoints (not .Values.llm.model) }}
-{{- fail "llm.endpoints is set but llm.model is empty: name the model the server serves." }}
 {{- end }}
 {{- if and .Values.llm.vllm.enabled (eq .Values.llm.vllm.autoscaling.mode "keda") (not (or .Values.llm.vllm.autoscaling.keda.serverAddress .Values.alerts.prometheusUrl)) }}
 {{- fail "llm.vllm.autoscaling.mode is 'keda' but no Prometheus URL is set: set llm.vllm.autoscaling.keda.serverAddress or alerts.prometheusUrl." }}

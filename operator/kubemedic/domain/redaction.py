@@ -11,7 +11,8 @@ prefix (runbook knowledge comes from ConfigMaps that people write by hand). Two 
   ``token``, ``secret``, ``apiKey``, ... and the ``kubectl.kubernetes.io/last-applied-configuration``
   annotation (``kubectl apply`` of a Secret copies its data there).
 - **Textual**, for every string (:meth:`Redactor.redact_text`): private keys (PEM, also cut off
-  at either end by log truncation), JWTs, ``Bearer``/``Basic`` credentials, AWS access key IDs,
+  at either end by log truncation), JWTs, ``Bearer``/``Basic`` credentials, GitHub, Slack,
+  Stripe, GitLab and npm tokens, AWS access key IDs,
   GCP API keys and OAuth tokens, Azure storage keys and SAS signatures, passwords in URLs,
   ``key=value`` / ``key: value`` / ``"key": "value"`` pairs whose key names a secret, values of
   env variables that come from a ``secretKeyRef`` wherever they are printed
@@ -46,7 +47,7 @@ _KEY_NAME_SUFFIX: Final = (
     r"secret[_-]?key|private[_-]?key|private[_-]?key[_-]?id|client[_-]?secret|credentials?|"
     r"auth[_-]?key|account[_-]?key|session[_-]?id|cookie)s?"
 )
-SECRET_NAME_RE: Final = re.compile(rf"(?i)^[A-Za-z0-9_.-]{{0,64}}{_KEY_NAME_SUFFIX}$")
+SECRET_NAME_RE: Final = re.compile(rf"(?i)^[A-Za-z0-9_./-]{{0,253}}{_KEY_NAME_SUFFIX}$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,6 +152,16 @@ BUILTIN_RULES: Final[tuple[Rule, ...]] = (
         "aws-access-key",
         re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA)[A-Z0-9]{16}\b"),
         guards=("akia", "asia", "abia", "acca", "agpa", "aida", "aipa", "anpa", "anva", "aroa"),
+    ),
+    # Vendor tokens with a recognisable prefix: GitHub, Slack, Stripe, GitLab, npm.
+    Rule(
+        "api-token",
+        re.compile(
+            r"\b(?:gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_[A-Za-z0-9_]{22,255}|"
+            r"xox[abposr]-[A-Za-z0-9-]{10,255}|[sr]k_(?:live|test)_[A-Za-z0-9]{10,255}|"
+            r"glpat-[A-Za-z0-9_-]{20,255}|npm_[A-Za-z0-9]{36})"
+        ),
+        guards=("gh", "github_pat_", "xox", "k_live_", "k_test_", "glpat-", "npm_"),
     ),
     Rule("gcp-api-key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), guards=("aiza",)),
     Rule("gcp-token", re.compile(r"\bya29\.[0-9A-Za-z_-]{20,4096}"), guards=("ya29.",)),

@@ -1,31 +1,75 @@
-"""Incident handlers: diagnose on create/resume; look again for a target that was missing."""
+"""Incidents: a kopf index keeps every replica's cache warm; the leader's loop acts on it.
+
+NB: no create/update handlers and no timers. kopf records change-handler progress in
+annotations on the shared object (with several replicas a standby would mark Incidents as
+handled, or race the leader), and it puts a finalizer on every object that has a timer
+(Incidents could not be deleted while the operator is down). An index keeps no state on
+the object; every replica watches and indexes all Incidents, and only the leader's loop
+(:class:`IncidentLoop`) acts: it diagnoses what is undiagnosed and advances remediations,
+one task per Incident at a time. A new leader picks up every Incident within one tick.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final
 
 import kopf
 from pydantic import ValidationError
 
+from kubemedic.clients.remediation import ConflictError
 from kubemedic.constants import API_GROUP, API_VERSION, INCIDENT_PLURAL
 from kubemedic.domain.lifecycle import status_patch
+from kubemedic.handlers import remediation
 from kubemedic.models.conditions import ConditionStatus, ConditionType, find_condition
 from kubemedic.models.incident import IncidentSpec, IncidentStatus, Phase
 from kubemedic.service.diagnosis import diagnose_incident
 from kubemedic.service.notifications import notify_transition
+from kubemedic.service.remediation import needs_remediation
 from kubemedic.settings import OperatorSettings
+
+logger = logging.getLogger(__name__)
 
 RESOURCE = (API_GROUP, API_VERSION, INCIDENT_PLURAL)
 #: How often to look again for a target that does not exist (yet).
 MISSING_TARGET_RETRY_SECONDS: Final = 10.0
+FINISHED: Final = frozenset({Phase.RESOLVED, Phase.FAILED})
+
+Key = tuple[str, str]
 
 
-def _needs_diagnosis_again(status: kopf.Status, **_: Any) -> bool:
-    """The target was missing, or it changed after the diagnosis (remediation refused)."""
-    current = IncidentStatus.model_validate(dict(status))
+@kopf.index(*RESOURCE)  # type: ignore[arg-type]  # NB: kopf's protocol types only **kwargs
+def incident_index(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[Key, kopf.Body]:
+    """Every Incident, by (namespace, name): the warm cache the leader's loop reads."""
+    return {(namespace, name): body}
+
+
+def is_open(spec: Any, status: Any) -> bool:
+    """Whether an Incident has anything left for the operator to do."""
+    try:
+        current = IncidentStatus.model_validate(dict(status or {}))
+        if current.phase in FINISHED:
+            return False
+        if current.phase is Phase.ESCALATED:
+            return needs_remediation(current, IncidentSpec.model_validate(dict(spec or {})))
+    except ValueError:
+        return False
+    return True
+
+
+def needs_diagnosis(
+    current: IncidentStatus, *, last_target_check: float | None, now: float
+) -> bool:
+    """Never diagnosed; target missing (looked for every 10 s); or the target changed."""
     found = find_condition(current.conditions, ConditionType.TARGET_FOUND)
     if found is not None and found.status is ConditionStatus.FALSE:
+        return last_target_check is None or now - last_target_check >= MISSING_TARGET_RETRY_SECONDS
+    if current.diagnosis is None:
         return True
     diagnosed = find_condition(current.conditions, ConditionType.DIAGNOSED)
     return (
@@ -35,57 +79,87 @@ def _needs_diagnosis_again(status: kopf.Status, **_: Any) -> bool:
     )
 
 
-@kopf.on.resume(*RESOURCE)
-@kopf.on.create(*RESOURCE)
-async def diagnose(
-    body: kopf.Body,
-    spec: kopf.Spec,
-    status: kopf.Status,
-    patch: kopf.Patch,
-    memo: kopf.Memo,
-    **_: Any,
-) -> None:
-    current = IncidentStatus.model_validate(dict(status))
-    generation = body.metadata.get("generation")
-    if current.diagnosis is not None and current.observed_generation == generation:
-        return  # resumed after a restart: already diagnosed for this spec
-    await _diagnose(body=body, spec=spec, status=current, patch=patch, memo=memo)
+class IncidentLoop:
+    """The leader's work loop over the index: one in-flight task per Incident."""
+
+    def __init__(
+        self, memo: kopf.Memo, index: kopf.Index[Key, kopf.Body], settings: OperatorSettings
+    ) -> None:
+        self.memo, self.index, self.settings = memo, index, settings
+        self.running: dict[Key, asyncio.Task[None]] = {}
+        self.last_target_check: dict[str, float] = {}
+        self.slots = asyncio.Semaphore(settings.workers)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        tick = self.settings.remediation_interval_seconds
+        while not stop.is_set():
+            if self.memo["leadership"].is_leader:
+                self._dispatch()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=tick)
+        for task in self.running.values():
+            task.cancel()
+
+    def _dispatch(self) -> None:
+        for key in list(self.index):
+            if key in self.running:
+                continue
+            bodies = list(self.index.get(key, ()))
+            if not bodies:
+                continue
+            body = bodies[-1]
+            if body.metadata.get("deletionTimestamp") or not is_open(body.spec, body.status):
+                continue
+            task = asyncio.create_task(self._one(key, body), name=f"incident:{key[0]}/{key[1]}")
+            self.running[key] = task
+            task.add_done_callback(self._forget(key))
+
+    def _forget(self, key: Key) -> Callable[[asyncio.Task[None]], None]:
+        def forget(_task: asyncio.Task[None]) -> None:
+            self.running.pop(key, None)
+
+        return forget
+
+    async def _one(self, key: Key, body: kopf.Body) -> None:
+        async with self.slots:
+            if not self.memo["leadership"].is_leader:
+                return  # NB: lost the lead while waiting for a slot
+            try:
+                await self._reconcile(body)
+            except ConflictError:
+                logger.info("Incident %s/%s changed meanwhile; next tick", *key)
+            except Exception:
+                logger.exception("reconciling Incident %s/%s failed; retrying next tick", *key)
+
+    async def _reconcile(self, body: kopf.Body) -> None:
+        current = IncidentStatus.model_validate(dict(body.status))
+        uid = str(body.metadata.uid)
+        now = time.monotonic()
+        found = find_condition(current.conditions, ConditionType.TARGET_FOUND)
+        if needs_diagnosis(current, last_target_check=self.last_target_check.get(uid), now=now):
+            self.last_target_check[uid] = now
+            await diagnose(body=body, status=current, memo=self.memo)
+            return
+        if found is not None and found.status is ConditionStatus.FALSE:
+            return  # the target is still missing; looked for again every 10 s
+        self.last_target_check.pop(uid, None)
+        await remediation.advance(body=body, memo=self.memo)
 
 
-@kopf.timer(
-    *RESOURCE, interval=MISSING_TARGET_RETRY_SECONDS, initial_delay=5.0, when=_needs_diagnosis_again
-)
-async def retry_missing_target(
-    body: kopf.Body,
-    spec: kopf.Spec,
-    status: kopf.Status,
-    patch: kopf.Patch,
-    memo: kopf.Memo,
-    **_: Any,
-) -> None:
-    await _diagnose(
-        body=body,
-        spec=spec,
-        status=IncidentStatus.model_validate(dict(status)),
-        patch=patch,
-        memo=memo,
-    )
-
-
-async def _diagnose(
-    *, body: kopf.Body, spec: kopf.Spec, status: IncidentStatus, patch: kopf.Patch, memo: kopf.Memo
-) -> None:
+async def diagnose(*, body: kopf.Body, status: IncidentStatus, memo: kopf.Memo) -> None:
+    """Diagnose one Incident and write its status (optimistic concurrency)."""
     try:
-        parsed = IncidentSpec.model_validate(dict(spec))
+        parsed = IncidentSpec.model_validate(dict(body.spec))
     except ValidationError as exc:
         # The API server validates the spec; this only fires for a CRD older than the operator.
-        kopf.event(
-            body,
+        await asyncio.to_thread(
+            memo["events"].post,
+            dict(body),
             type="Warning",
             reason="InvalidSpec",
             message=f"spec is invalid: {exc.errors()[0]['msg']}",
         )
-        raise kopf.PermanentError(f"invalid spec: {exc}") from exc
+        return
     outcome = await diagnose_incident(
         memo["diagnosis_deps"],
         spec=parsed,
@@ -105,24 +179,49 @@ async def _diagnose(
         now=datetime.now(UTC),
         cooldown_seconds=settings.notify_cooldown_seconds,
     )
-    patch.setdefault("status", {}).update(status_patch(new_status))
+    if not memo["leadership"].is_leader:
+        return  # NB: never write after losing the lead; the new leader diagnoses again
+    await asyncio.to_thread(
+        memo["remediation_deps"].remediator.write_incident_status,
+        str(body.metadata.namespace),
+        str(body.metadata.name),
+        status=status_patch(new_status),
+        resource_version=str(body.metadata.get("resourceVersion")),
+    )
     if not outcome.target_found:
         if find_condition(status.conditions, ConditionType.TARGET_FOUND) is None:
-            kopf.event(
-                body,
+            await asyncio.to_thread(
+                memo["events"].post,
+                dict(body),
                 type="Warning",
                 reason="TargetNotFound",
-                message=f"{outcome.status.target} does not exist; retrying every "
-                f"{MISSING_TARGET_RETRY_SECONDS:.0f}s",
+                message=f"{outcome.status.target} does not exist; retrying every {MISSING_TARGET_RETRY_SECONDS:.0f}s",
             )
         return
     diagnosis = outcome.diagnosis
     assert diagnosis is not None
     actions = ", ".join(a.type.value for a in diagnosis.actions) or "none"
-    kopf.event(
-        body,
+    await asyncio.to_thread(
+        memo["events"].post,
+        dict(body),
         type="Normal",
         reason="Diagnosed",
         message=f"{diagnosis.category.value} ({diagnosis.confidence:.0%}): {diagnosis.summary} "
         f"Proposed actions: {actions}."[:1024],
     )
+
+
+@kopf.on.startup()  # type: ignore[arg-type]  # NB: kopf injects the index by name
+async def start_incident_loop(
+    memo: kopf.Memo, incident_index: kopf.Index[Key, kopf.Body], **_: Any
+) -> None:
+    loop = IncidentLoop(memo, incident_index, memo["settings"])
+    memo["incident_loop_stop"] = stop = asyncio.Event()
+    memo["incident_loop_task"] = asyncio.create_task(loop.run(stop), name="incident-loop")
+
+
+@kopf.on.cleanup()
+async def stop_incident_loop(memo: kopf.Memo, **_: Any) -> None:
+    if "incident_loop_task" in memo:
+        memo["incident_loop_stop"].set()
+        await memo["incident_loop_task"]

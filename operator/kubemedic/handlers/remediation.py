@@ -1,4 +1,4 @@
-"""Remediation handlers: a timer advances each active Incident's state machine.
+"""Remediation: one step of an Incident's state machine per reconcile tick.
 
 NB: a timer (not a change handler) because the state machine must also move when nothing
 about the Incident changes — a rollout finishing, a verification deadline passing — and
@@ -11,44 +11,25 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any, Final, cast
 
 import kopf
 
-from kubemedic.handlers.incidents import RESOURCE
-from kubemedic.models.incident import IncidentSpec, IncidentStatus
 from kubemedic.service.notifications import notify_transition
-from kubemedic.service.remediation import RemediationDeps, needs_remediation, reconcile_remediation
+from kubemedic.service.remediation import RemediationDeps, reconcile_remediation
 from kubemedic.settings import OperatorSettings
 
-#: Read once at import: kopf decorators take constants.
-INTERVAL_SECONDS: Final = OperatorSettings().remediation_interval_seconds
 
-
-def _active(spec: kopf.Spec, status: kopf.Status, **_: Any) -> bool:
-    try:
-        return needs_remediation(
-            IncidentStatus.model_validate(dict(status)), IncidentSpec.model_validate(dict(spec))
-        )
-    except ValueError:
-        return False
-
-
-@kopf.timer(*RESOURCE, interval=INTERVAL_SECONDS, when=_active)
-async def remediate(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
+async def advance(*, body: kopf.Body, memo: kopf.Memo) -> None:
+    """Advance the Incident's remediation by one step (called by the leader's loop)."""
     deps: RemediationDeps = memo["remediation_deps"]
-    result = await asyncio.to_thread(
-        reconcile_remediation,
-        deps,
-        namespace=str(body.metadata.namespace),
-        name=str(body.metadata.name),
-    )
+    namespace, name = str(body.metadata.namespace), str(body.metadata.name)
+    result = await asyncio.to_thread(reconcile_remediation, deps, namespace=namespace, name=name)
     if result.before is not None and result.after is not None and result.spec is not None:
         settings: OperatorSettings = memo["settings"]
         notified = await notify_transition(
             memo.get("notifier"),
-            incident_name=str(body.metadata.name),
-            incident_namespace=str(body.metadata.namespace),
+            incident_name=name,
+            incident_namespace=namespace,
             incident_uid=result.uid,
             spec=result.spec,
             old_status=result.before,
@@ -56,18 +37,28 @@ async def remediate(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: An
             now=datetime.now(UTC),
             cooldown_seconds=settings.notify_cooldown_seconds,
         )
-        if (
-            notified.notifications is not None
-            and notified.notifications != result.after.notifications
-        ):
-            patch.setdefault("status", {})["notifications"] = notified.notifications.model_dump(
-                mode="json", by_alias=True, exclude_none=True
+        record = notified.notifications
+        if record is not None and record != result.after.notifications and result.resource_version:
+            await asyncio.to_thread(
+                deps.remediator.write_incident_status,
+                namespace,
+                name,
+                status={
+                    "notifications": record.model_dump(
+                        mode="json", by_alias=True, exclude_none=True
+                    )
+                },
+                resource_version=result.resource_version,
             )
+    recorder = memo["events"]
     for event in result.events:
-        kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+        await asyncio.to_thread(
+            recorder.post, dict(body), type=event.type, reason=event.reason, message=event.message
+        )
         if event.on_target is not None:
-            kopf.event(
-                cast(kopf.Body, event.on_target),
+            await asyncio.to_thread(
+                recorder.post,
+                event.on_target,
                 type=event.type,
                 reason=event.reason,
                 message=event.message,

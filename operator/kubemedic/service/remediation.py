@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -77,6 +78,8 @@ class RemediationDeps:
     extra_protected: tuple[str, ...] = ()
     verify_timeout: timedelta = timedelta(seconds=120)
     default_approval_ttl_seconds: int = 3600
+    #: Checked before every write: a replica that lost the lead must not write.
+    is_leader: Callable[[], bool] = field(default=lambda: True)
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,8 @@ class _Ctx:
 
     def write(self) -> None:
         """Persist the status; ConflictError if someone else wrote first (nothing is lost)."""
+        if not self.deps.is_leader():
+            raise ConflictError("this replica is no longer the leader")
         written = self.deps.remediator.write_incident_status(
             self.namespace,
             self.name,
@@ -178,6 +183,7 @@ class ReconcileResult:
     after: IncidentStatus | None = None
     spec: IncidentSpec | None = None
     uid: str = ""
+    resource_version: str | None = None
 
 
 def reconcile_remediation(
@@ -198,7 +204,12 @@ def reconcile_remediation(
         logger.info("Incident %s changed while reconciling; will retry", ctx.ref)
         return ReconcileResult(events=ctx.events)
     return ReconcileResult(
-        events=ctx.events, before=status, after=ctx.status, spec=spec, uid=view.uid_of(incident)
+        events=ctx.events,
+        before=status,
+        after=ctx.status,
+        spec=spec,
+        uid=view.uid_of(incident),
+        resource_version=str(view.get(ctx.incident, "metadata", "resourceVersion") or "") or None,
     )
 
 
@@ -748,6 +759,8 @@ def _apply_approved(ctx: _Ctx, record: ActionRecord, action: Action) -> None:
 
 
 def _apply(ctx: _Ctx, record: ActionRecord, action: Action) -> None:
+    if not ctx.deps.is_leader():
+        raise ConflictError("this replica is no longer the leader")
     remediator = ctx.deps.remediator
     describe = _describe(action, record.id)
     key = str(record.idempotency_key)

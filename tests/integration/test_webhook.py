@@ -1,0 +1,346 @@
+"""The Alertmanager webhook of the operator, against the real local control plane.
+
+The operator runs as a process with its webhook on a loopback port and a Prometheus URL on
+which nothing listens (Prometheus is down for this whole module).
+
+We test these aspects:
+- a notification with two crash-looping pods of one Deployment opens exactly one Incident,
+  named from the first alert's fingerprint and start, about the Deployment (pods are followed
+  to their owner), with source, severity, summary and the alert stored; the second pod's
+  alert is held back by the per-target cooldown; the Incident is diagnosed;
+- Prometheus down: the diagnosis proceeds without metrics and ``MetricsCollected=False``
+  (``PrometheusUnavailable``) says so;
+- Alertmanager's retry of the same notification creates nothing more; a resolution sets
+  ``AlertResolved=True`` once; the same episode firing again sets it back to False; a new
+  episode within the cooldown opens nothing;
+- an alert naming an object that does not exist opens an Incident with ``TargetFound=False``
+  and the operator keeps running; a Node alert lands in the alert namespace;
+- bad requests: no or wrong token → 401, malformed JSON or not Alertmanager's payload → 400
+  naming the field, over the size limit → 413 (with Content-Length and chunked), labels that
+  name nothing → 200 ``Skipped``; none of them creates anything; a rotated token file takes
+  effect without a restart; the webhook's metrics count the answers.
+"""
+
+from __future__ import annotations
+
+import http.client
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from conftest import pod_summary
+from kubemedic.domain import alerts
+from localcluster import LocalCluster, free_port
+from support.alerting import (
+    AlertOperator,
+    alert_incidents,
+    am_alert,
+    am_payload,
+    condition,
+    webhook_operator,
+)
+from support.operator import GROUP, PLURAL, VERSION
+from support.waiting import wait_for
+from support.workloads import deployment
+
+pytestmark = pytest.mark.cluster
+
+MAX_BYTES = 64 * 1024
+
+
+@pytest.fixture(scope="module")
+def alert_namespace(core: client.CoreV1Api) -> Iterator[str]:
+    name = f"alerts-{uuid.uuid4().hex[:6]}"
+    core.create_namespace({"metadata": {"name": name, "labels": {"kubemedic.dev/test": "true"}}})
+    yield name
+    try:
+        core.delete_namespace(name)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
+@pytest.fixture(scope="module")
+def dead_prometheus() -> str:
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(scope="module")
+def alert_op(
+    cluster: LocalCluster,
+    crds: None,
+    alert_namespace: str,
+    dead_prometheus: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[AlertOperator]:
+    env = {
+        "KUBEMEDIC_WEBHOOK_MAX_BYTES": str(MAX_BYTES),
+        "KUBEMEDIC_ALERT_NAMESPACE": alert_namespace,
+        "KUBEMEDIC_ALERT_COOLDOWN_SECONDS": "600",
+        "KUBEMEDIC_PROMETHEUS_URL": dead_prometheus,
+        "KUBEMEDIC_PROMETHEUS_TIMEOUT_SECONDS": "2",
+    }
+    with webhook_operator(cluster, tmp_path_factory.mktemp("webhook-op"), extra_env=env) as op:
+        yield op
+
+
+def _get(custom: client.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
+    return dict(custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name))
+
+
+def _wait_status(
+    custom: client.CustomObjectsApi, namespace: str, name: str, op: AlertOperator, probe: Any,
+    what: str,
+) -> dict[str, Any]:  # fmt: skip
+    return wait_for(
+        lambda: (obj := _get(custom, namespace, name)) and probe(obj) and obj,
+        timeout=60,
+        what=f"Incident {namespace}/{name}: {what}",
+        describe=lambda: {
+            "status": _get(custom, namespace, name).get("status"),
+            "log": op.log_tail(15),
+        },
+    )
+
+
+def _outcomes(body: dict[str, Any]) -> list[str]:
+    return sorted(a["outcome"] for a in body["alerts"])
+
+
+def test_pods_crash_looping_open_one_diagnosed_incident_for_their_deployment(
+    alert_op: AlertOperator,
+    dead_prometheus: str,
+    core: client.CoreV1Api,
+    apps: client.AppsV1Api,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+) -> None:
+    apps.create_namespaced_deployment(namespace, deployment("web", replicas=2, failure="crashloop"))
+    pods = wait_for(
+        lambda: (
+            (p := core.list_namespaced_pod(namespace, label_selector="app=web").items)
+            and len(p) == 2
+            and all(
+                (s.restart_count or 0) >= 1 for x in p for s in x.status.container_statuses or []
+            )
+            and p
+        ),
+        timeout=60,
+        what="two crash-looping pods",
+        describe=lambda: pod_summary(core.list_namespaced_pod(namespace).items),
+    )
+    started = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    fired = [
+        am_alert(
+            {
+                "alertname": "KubemedicPodCrashLooping",
+                "namespace": namespace,
+                "pod": pod.metadata.name,
+                "container": "app",
+                "severity": "warning",
+            },
+            annotations={
+                "summary": f"Container app of pod {pod.metadata.name} is crash looping",
+                "description": "CrashLoopBackOff for 5 minutes",
+                "runbook_url": "https://runbooks.test/crashloop",
+            },
+            starts_at=started,
+        )
+        for pod in pods
+    ]
+
+    code, body = alert_op.post(am_payload(fired))
+    assert code == 200, body
+    assert _outcomes(body) == ["CooledDown", "Created"], body
+    created = next(a for a in body["alerts"] if a["outcome"] == "Created")
+    cooled = next(a for a in body["alerts"] if a["outcome"] == "CooledDown")
+    assert cooled["incident"] == created["incident"]
+    name = f"alert-{created['fingerprint']}-{int(started.timestamp()):x}"
+    assert created["incident"] == f"{namespace}/{name}"
+
+    [incident] = alert_incidents(custom, namespace)
+    assert incident["metadata"]["name"] == name
+    spec = incident["spec"]
+    assert spec["target"] == {"kind": "Deployment", "namespace": namespace, "name": "web"}
+    assert spec["source"] == "Alert"
+    assert spec["severity"] == "Warning"
+    assert spec["summary"].startswith("Container app of pod web-")
+    assert "Runbook: https://runbooks.test/crashloop" in spec["description"]
+    assert spec["alert"]["fingerprint"] == created["fingerprint"]
+    assert spec["alert"]["labels"]["alertname"] == "KubemedicPodCrashLooping"
+    assert spec["alert"]["startsAt"] == started.isoformat().replace("+00:00", "Z")
+    assert spec["alert"]["groupKey"] == "{}:{}"
+    labels = incident["metadata"]["labels"]
+    assert labels[alerts.ALERTNAME_LABEL] == "KubemedicPodCrashLooping"
+    assert alerts.RECEIVED_ANNOTATION in incident["metadata"]["annotations"]
+
+    diagnosed = _wait_status(
+        custom, namespace, name, alert_op, lambda o: (o.get("status") or {}).get("diagnosis"),
+        "diagnosed",
+    )  # fmt: skip
+    assert diagnosed["status"]["diagnosis"]["category"] == "CrashLoop"
+    metrics = condition(diagnosed, "MetricsCollected")
+    assert metrics is not None, diagnosed["status"]["conditions"]
+    assert (metrics["status"], metrics["reason"]) == ("False", "PrometheusUnavailable")
+    assert dead_prometheus in metrics["message"] and "without metrics" in metrics["message"]
+
+    # Alertmanager retries the same notification: nothing new.
+    code, body = alert_op.post(am_payload(fired))
+    assert code == 200 and _outcomes(body) == ["CooledDown", "Deduplicated"], body
+    assert len(alert_incidents(custom, namespace)) == 1
+
+    # The alert resolves: AlertResolved=True, once.
+    first = next(a for a in fired if a["fingerprint"] == created["fingerprint"])
+    ended = datetime.now(UTC).replace(microsecond=0)
+    resolution = {**first, "status": "resolved", "endsAt": ended.isoformat().replace("+00:00", "Z")}
+    code, body = alert_op.post(am_payload([resolution]))
+    assert code == 200 and _outcomes(body) == ["Updated"], body
+    resolved = condition(_get(custom, namespace, name), "AlertResolved")
+    assert resolved is not None
+    assert (resolved["status"], resolved["reason"]) == ("True", "AlertResolved")
+    assert ended.isoformat().replace("+00:00", "Z") in resolved["message"]
+    assert condition(_get(custom, namespace, name), "Diagnosed") is not None  # kept
+    code, body = alert_op.post(am_payload([resolution]))
+    assert code == 200 and _outcomes(body) == ["Deduplicated"], body
+
+    # The same episode fires again (Prometheus restored its state): back to False.
+    code, body = alert_op.post(am_payload([first]))
+    assert code == 200 and _outcomes(body) == ["Updated"], body
+    refired = condition(_get(custom, namespace, name), "AlertResolved")
+    assert refired is not None and (refired["status"], refired["reason"]) == (
+        "False",
+        "AlertFiring",
+    )
+
+    # A new episode of the same alert within the cooldown opens nothing.
+    later = am_alert(first["labels"], annotations=first["annotations"],
+                     starts_at=started + timedelta(minutes=3))  # fmt: skip
+    code, body = alert_op.post(am_payload([later]))
+    assert code == 200 and _outcomes(body) == ["CooledDown"], body
+    assert len(alert_incidents(custom, namespace)) == 1
+
+
+def test_alert_about_a_missing_object_opens_an_incident_that_says_so(
+    alert_op: AlertOperator, custom: client.CustomObjectsApi, namespace: str
+) -> None:
+    fired = am_alert(
+        {"alertname": "KubemedicDeploymentReplicasMismatch", "namespace": namespace,
+         "deployment": "ghost", "severity": "critical"},
+        starts_at=datetime.now(UTC),
+    )  # fmt: skip
+    code, body = alert_op.post(am_payload([fired]))
+    assert code == 200 and _outcomes(body) == ["Created"], body
+    name = body["alerts"][0]["incident"].split("/")[1]
+    status = _wait_status(
+        custom, namespace, name, alert_op, lambda o: condition(o, "TargetFound"), "TargetFound"
+    )
+    found = condition(status, "TargetFound")
+    assert found is not None and (found["status"], found["reason"]) == ("False", "NotFound")
+    assert status["spec"]["severity"] == "Critical"
+    assert status["spec"]["summary"] == (
+        f"KubemedicDeploymentReplicasMismatch is firing for Deployment/{namespace}/ghost"
+    )
+    assert alert_op.process.process.poll() is None
+
+
+def test_node_alert_lands_in_the_alert_namespace(
+    alert_op: AlertOperator, alert_namespace: str, custom: client.CustomObjectsApi
+) -> None:
+    fired = am_alert(
+        {"alertname": "KubemedicNodeNotReady", "node": "kwok-node-2", "severity": "critical"},
+        annotations={"summary": "Node kwok-node-2 is not Ready"},
+        starts_at=datetime.now(UTC),
+    )
+    code, body = alert_op.post(am_payload([fired]))
+    assert code == 200 and _outcomes(body) == ["Created"], body
+    namespace, name = body["alerts"][0]["incident"].split("/")
+    assert namespace == alert_namespace
+    incident = _wait_status(
+        custom, namespace, name, alert_op, lambda o: (o.get("status") or {}).get("diagnosis"),
+        "diagnosed",
+    )  # fmt: skip
+    assert incident["spec"]["target"] == {"kind": "Node", "name": "kwok-node-2"}
+    assert incident["status"]["target"] == "Node/kwok-node-2"
+    custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+
+
+def _post_chunked(op: AlertOperator, size: int) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", op.webhook_port, timeout=30)
+    try:
+        connection.putrequest("POST", "/alertmanager")
+        connection.putheader("Authorization", f"Bearer {op.token}")
+        connection.putheader("Transfer-Encoding", "chunked")
+        connection.endheaders()
+        chunk = b"x" * 8192
+        sent = 0
+        try:
+            while sent < size:
+                connection.send(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                sent += len(chunk)
+            connection.send(b"0\r\n\r\n")
+        except OSError:
+            pass  # the server may answer and close before the whole body is sent
+        return int(connection.getresponse().status)
+    finally:
+        connection.close()
+
+
+def test_bad_requests_are_refused_and_create_nothing(
+    alert_op: AlertOperator, custom: client.CustomObjectsApi, namespace: str
+) -> None:
+    before = len(alert_incidents(custom, None))
+    valid = am_payload([am_alert(
+        {"alertname": "KubemedicPodCrashLooping", "namespace": namespace, "pod": "web-1"},
+        starts_at=datetime.now(UTC),
+    )])  # fmt: skip
+    no_fingerprint = am_payload([{k: v for k, v in valid["alerts"][0].items()
+                                  if k != "fingerprint"}])  # fmt: skip
+    cases: list[tuple[str, dict[str, Any], int, str]] = [
+        ("no token", {"body": valid, "token": ""}, 401, "Authorization: Bearer"),
+        ("wrong token", {"body": valid, "token": "not-the-token"}, 401, "wrong bearer token"),
+        ("not JSON", {"body": None, "raw": b'{"version": "4",'}, 400, "not valid JSON"),
+        ("a list", {"body": [valid]}, 400, "must be a JSON object"),
+        ("version 3", {"body": {**valid, "version": "3"}}, 400, "`version`"),
+        ("no alerts", {"body": {k: v for k, v in valid.items() if k != "alerts"}}, 400,
+         "`alerts`: Field required"),
+        ("no fingerprint", {"body": no_fingerprint}, 400, "`alerts.0.fingerprint`: Field required"),
+        ("too large", {"body": None, "raw": b" " * (MAX_BYTES + 1)}, 413, "over the limit"),
+    ]  # fmt: skip
+    for label, request, code, message in cases:
+        got, body = alert_op.post(
+            request["body"], token=request.get("token"), raw=request.get("raw")
+        )
+        assert got == code, (label, body)
+        assert message in body.get("error", ""), (label, body)
+    assert _post_chunked(alert_op, MAX_BYTES * 2) == 413
+
+    unmappable = am_payload([am_alert({"alertname": "Watchdog"}, starts_at=datetime.now(UTC))])
+    got, body = alert_op.post(unmappable)
+    assert got == 200 and _outcomes(body) == ["Skipped"], body
+    assert "'deployment'" in body["alerts"][0]["message"]
+
+    assert len(alert_incidents(custom, None)) == before
+    with urllib.request.urlopen(alert_op.metrics_url, timeout=5) as resp:
+        metrics = resp.read().decode()
+    assert 'kubemedic_webhook_requests_total{code="401"}' in metrics
+    assert 'kubemedic_webhook_requests_total{code="400"}' in metrics
+    assert 'kubemedic_webhook_requests_total{code="413"}' in metrics
+    assert 'kubemedic_alert_incidents_total{outcome="Skipped"}' in metrics
+
+
+def test_a_rotated_token_takes_effect_without_restart(alert_op: AlertOperator) -> None:
+    unmappable = am_payload([am_alert({"alertname": "Watchdog"}, starts_at=datetime.now(UTC))])
+    old, new = alert_op.token, "rotated-" + uuid.uuid4().hex
+    alert_op.token_file.write_text(new + "\n")
+    try:
+        assert alert_op.post(unmappable, token=old)[0] == 401
+        assert alert_op.post(unmappable, token=new)[0] == 200
+    finally:
+        alert_op.token_file.write_text(old + "\n")
+    assert alert_op.post(unmappable, token=old)[0] == 200

@@ -1,0 +1,269 @@
+"""We test these aspects of redaction (kubemedic.domain.redaction), which runs on everything
+sent to a model server:
+
+- every kind of planted secret in free text (logs, events, annotations) is replaced, one
+  table row per kind, and the text around it survives;
+- evidence that merely *talks* about secrets (a missing Secret's name, ``secretKeyRef``,
+  digests, UIDs, URLs without passwords) is kept, so diagnoses do not lose their facts;
+- Kubernetes objects: Secret data, env values fed from a ``secretKeyRef`` or with a secret
+  name, secret-named map keys and the last-applied-configuration annotation; the input is
+  not changed;
+- values of env variables fed from Secrets are redacted wherever a bundle's logs print them;
+- extra patterns from the settings (whole match or a ``secret`` group; bad ones refused);
+- redaction is idempotent and does not backtrack for long on adversarial input.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import pytest
+
+from kubemedic.domain.redaction import Redactor, compile_extra_patterns, secret_env_names
+
+PEM_BODY = "\n".join(
+    ["MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj"] * 6
+    + ["MgVjKqHnT2fS0gE0u3x8Q2mR6yM0V1kL2wQ=="]
+)
+RSA_KEY = f"-----BEGIN RSA PRIVATE KEY-----\n{PEM_BODY}\n-----END RSA PRIVATE KEY-----"
+JWT = (
+    "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEyMyJ9.eyJpc3MiOiJrdWJlcm5ldGVzL3NlcnZpY2VhY2NvdW50Iiwic3Vi"
+    "Ijoic3lzdGVtOnNlcnZpY2VhY2NvdW50OnNob3A6d2ViIn0.c2lnbmF0dXJlLXRoYXQtaXMtbG9uZy1lbm91Z2g"
+)
+
+#: (kind, text with the secret, the secret itself, context that must survive)
+PLANTED = [
+    ("bearer", "GET /api Authorization: Bearer abc123DEF456ghi789 ok", "abc123DEF456ghi789", "GET /api"),
+    ("basic", "curl -H 'Authorization: Basic dXNlcjpodW50ZXIy' http://x", "dXNlcjpodW50ZXIy", "curl -H"),
+    ("jwt", f"token rejected: {JWT} expired", JWT[40:90], "expired"),
+    ("pem", f"loaded key\n{RSA_KEY}\nstarting", PEM_BODY.splitlines()[0], "starting"),
+    (
+        "pem-escaped-json",
+        '{"private_key": "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\\n'
+        '-----END PRIVATE KEY-----\\n", "client_email": "sa@p.iam.gserviceaccount.com"}',
+        "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC",
+        "client_email",
+    ),
+    (
+        "pem-cut-at-start",
+        f"{PEM_BODY}\n-----END PRIVATE KEY-----\nserver listening on :8443",
+        PEM_BODY.splitlines()[2],
+        "server listening",
+    ),
+    (
+        "pem-cut-at-end",
+        f"boot ok\n-----BEGIN EC PRIVATE KEY-----\n{PEM_BODY}",
+        PEM_BODY.splitlines()[-1],
+        "boot ok",
+    ),
+    ("aws-access-key", "using key AKIAIOSFODNN7EXAMPLE for s3", "AKIAIOSFODNN7EXAMPLE", "for s3"),
+    (
+        "aws-secret-key",
+        "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY region=eu",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "region=eu",
+    ),
+    (
+        "gcp-api-key",
+        "maps key AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW loaded",
+        "AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW",
+        "loaded",
+    ),
+    (
+        "gcp-oauth",
+        "refreshing ya29.a0AfH6SMBx3kLmNoPqRsTuVwXyZ0123456789 done",
+        "ya29.a0AfH6SMBx3kLmNoPqRsTuVwXyZ0123456789",
+        "done",
+    ),
+    (
+        "azure-storage",
+        "DefaultEndpointsProtocol=https;AccountName=shop;AccountKey=Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA==;"
+        "EndpointSuffix=core.windows.net",
+        "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA==",
+        "AccountName=shop",
+    ),
+    (
+        "azure-sas",
+        "GET https://shop.blob.core.windows.net/c/f?sv=2022-11-02&sig=AbCdEf123456%2BxyzXYZ%3D&se=1",
+        "AbCdEf123456%2BxyzXYZ%3D",
+        "sv=2022-11-02",
+    ),
+    (
+        "url-password",
+        "dial postgres://app:s3cr3t-Pa55@db.shop.svc:5432/orders failed",
+        "s3cr3t-Pa55",
+        "db.shop.svc:5432/orders failed",
+    ),
+    ("key=value", "starting with DB_PASSWORD=hunter2 and LOG_LEVEL=info", "hunter2", "LOG_LEVEL=info"),
+    ("key: value", "config: {api_key: sk-live-4242XYZ, retries: 3}", "sk-live-4242XYZ", "retries: 3"),
+    ("json", '{"level":"info","client_secret":"very-secret-value","user":"bob"}', "very-secret-value", '"user":"bob"'),
+    ("quoted", "token='tok_0123456789abcdef' accepted", "tok_0123456789abcdef", "accepted"),
+    (
+        "high-entropy",
+        "cache warmed with 9fK2mQ7xL0pR4sT8vW1yZ3bN6cH5jD0gA2eU7iO9 entries",
+        "9fK2mQ7xL0pR4sT8vW1yZ3bN6cH5jD0gA2eU7iO9",
+        "entries",
+    ),
+]
+
+KEPT = [
+    'MountVolume.SetUp failed for volume "creds" : secret "db-creds" not found',
+    "couldn't find key password in Secret shop/db-credentials",
+    "Error: secret \"app-config\" not found",
+    "image registry.example.com/web@sha256:" + "a3f1" * 16,
+    "uid 19636706-d0af-5c65-8676-a2c8ca22367a restarted",
+    "GET https://registry.example.com/v2/shop/web/manifests/1.4.2 404",
+    "Back-off restarting failed container app in pod web-7d9f8c6b5d-x2x4k",
+    "Container app was using 612Mi, request is 256Mi, has larger consumption of memory.",
+    "readiness probe failed: HTTP probe failed with statuscode: 503",
+]
+
+
+@pytest.mark.parametrize(("kind", "text", "secret", "context"), PLANTED, ids=[p[0] for p in PLANTED])
+def test_planted_secrets_are_redacted(kind: str, text: str, secret: str, context: str) -> None:
+    redacted = Redactor().redact_text(text)
+    assert secret not in redacted
+    assert "[REDACTED:" in redacted
+    assert context in redacted
+
+
+@pytest.mark.parametrize("text", KEPT)
+def test_evidence_about_secrets_is_kept(text: str) -> None:
+    assert Redactor().redact_text(text) == text
+
+
+@pytest.mark.parametrize(("kind", "text", "secret", "context"), PLANTED, ids=[p[0] for p in PLANTED])
+def test_redaction_is_idempotent(kind: str, text: str, secret: str, context: str) -> None:
+    redactor = Redactor()
+    once = redactor.redact_text(text)
+    assert redactor.redact_text(once) == once
+
+
+SECRET_OBJECT = {
+    "apiVersion": "v1",
+    "kind": "Secret",
+    "metadata": {
+        "name": "db-credentials",
+        "namespace": "shop",
+        "annotations": {
+            "kubectl.kubernetes.io/last-applied-configuration": '{"data":{"password":"aHVudGVyMg=="}}'
+        },
+    },
+    "type": "Opaque",
+    "data": {"password": "aHVudGVyMg==", "username": "YXBw"},
+    "stringData": {"token": "plain-token-value"},
+}
+POD = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "web-1", "namespace": "shop", "annotations": {"note": "password=letmein"}},
+    "spec": {
+        "containers": [
+            {
+                "name": "app",
+                "env": [
+                    {
+                        "name": "PAYMENT_PROVIDER_CONFIG",
+                        "value": "leaked-resolved-value",
+                        "valueFrom": {"secretKeyRef": {"name": "payments", "key": "config"}},
+                    },
+                    {"name": "DB_PASSWORD", "value": "hunter2"},
+                    {"name": "LOG_LEVEL", "value": "debug"},
+                ],
+                "secretRef": {"name": "keep-me"},
+            }
+        ],
+        "volumes": [{"name": "creds", "secret": {"secretName": "db-credentials"}}],
+    },
+    "status": {"apiKey": "abc-123-secret"},
+}
+
+
+@pytest.mark.parametrize(
+    ("obj", "secrets", "kept"),
+    [
+        (
+            SECRET_OBJECT,
+            ["aHVudGVyMg==", "YXBw", "plain-token-value"],
+            ["db-credentials", "password", "username", "Opaque"],
+        ),
+        (
+            POD,
+            ["leaked-resolved-value", "hunter2", "letmein", "abc-123-secret"],
+            ["PAYMENT_PROVIDER_CONFIG", "DB_PASSWORD", "debug", "db-credentials", "keep-me"],
+        ),
+    ],
+    ids=["secret", "pod"],
+)
+def test_objects_are_redacted_structurally(
+    obj: dict[str, object], secrets: list[str], kept: list[str]
+) -> None:
+    original = copy.deepcopy(obj)
+    redacted = Redactor().redact_object(obj)
+    text = repr(redacted)
+    for secret in secrets:
+        assert secret not in text
+    for word in kept:
+        assert word in text
+    assert obj == original
+
+
+def test_secret_env_values_are_redacted_in_logs() -> None:
+    log = "loaded PAYMENT_PROVIDER_CONFIG=acct_9f8e7d and LOG_LEVEL=debug"
+    assert secret_env_names([POD]) == {"PAYMENT_PROVIDER_CONFIG"}
+    # The name says nothing secret: only the bundle's secretKeyRef makes it a secret.
+    assert "acct_9f8e7d" in Redactor().redact_text(log)
+    redacted = Redactor().for_bundle([POD]).redact_text(log)
+    assert "acct_9f8e7d" not in redacted
+    assert "LOG_LEVEL=debug" in redacted
+
+
+def test_secret_env_names_come_from_pod_templates_too() -> None:
+    deployment = {"kind": "Deployment", "spec": {"template": {"spec": POD["spec"]}}}
+    assert secret_env_names([deployment]) == {"PAYMENT_PROVIDER_CONFIG"}
+
+
+@pytest.mark.parametrize(
+    ("patterns", "text", "gone", "kept"),
+    [
+        (["ACME-[0-9]{6}"], "ticket ACME-123456 opened", "ACME-123456", "ticket"),
+        (
+            [r"session=(?P<secret>[a-f0-9]{8})"],
+            "cookie session=deadbeef set",
+            "deadbeef",
+            "session=",
+        ),
+    ],
+)
+def test_extra_patterns(patterns: list[str], text: str, gone: str, kept: str) -> None:
+    redacted = Redactor.with_extra_patterns(patterns).redact_text(text)
+    assert gone not in redacted
+    assert kept in redacted
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [("([unclosed", "not a valid regular expression"), ("x*", "must not match the empty string")],
+)
+def test_bad_extra_patterns_are_refused(pattern: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as info:
+        compile_extra_patterns([pattern])
+    assert repr(pattern) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A" * 50_000 + "\n" + "-----END PRIVATE KEY-----" + "b" * 100,
+        ("Qm9vdA== " * 20_000) + "-----END PRIVATE KEY-----",
+        "-----BEGIN PRIVATE KEY-----\n" + ("x" * 64 + "\n") * 5000,
+        "password=" + "=" * 100_000,
+        "aB3" * 100_000,
+    ],
+    ids=["headless-end", "many-chunks", "unterminated", "many-equals", "one-long-run"],
+)
+def test_adversarial_input_redacts_quickly(text: str) -> None:
+    started = time.perf_counter()
+    Redactor().redact_text(text)
+    assert time.perf_counter() - started < 2.0
