@@ -28,9 +28,9 @@ ROOT: Final = Path(__file__).resolve().parents[1]
 # NB: the package lives under operator/ (no __init__.py there), as pytest's pythonpath says.
 sys.path.insert(0, str(ROOT / "operator"))
 
-from kubemedic.domain.diagnose import diagnose_bundle  # noqa: E402
-from kubemedic.models.bundle import IncidentBundle  # noqa: E402
-from kubemedic.models.diagnosis import Diagnosis  # noqa: E402
+from kubemedic.domain.diagnose import diagnose_bundle
+from kubemedic.models.bundle import IncidentBundle
+from kubemedic.models.diagnosis import Diagnosis
 
 SCENARIOS: Final = ROOT / "tests" / "scenarios"
 RESULT: Final = ROOT / "bench" / "results" / "diagnosis.json"
@@ -82,7 +82,7 @@ def main() -> int:
             )
 
     # NB: a seeded shuffle for a reproducible order, not for security.
-    rng = random.Random(0)  # noqa: S311
+    rng = random.Random(0)
     order = list(bundles)
     timings_ms: list[float] = []
     per_bundle_ms: dict[str, list[float]] = {name: [] for name in order}

@@ -1,18 +1,22 @@
 """The kubemedic demo (README's main job: ``make demo``).
 
-Builds (or reuses) the local control plane, installs the CRDs, runs the operator,
-deploys a small sample shop, breaks it in three ways, opens an Incident for each and
-prints the diagnosis exactly as the operator wrote it to the Incident's status, with a
-timeline. Ctrl-C tears everything down; a failure says which component failed and
-where its log is.
+On the local control plane (built or reused), with nothing but the repository: installs
+the CRDs, runs two operator replicas with leader election, deploys a small shop, and plays
+failure scenarios one after another, showing as they happen the Incident opening, the
+diagnosis and runbook, the policy decision or the approval step, the fix, its verification
+and the resolution — with a timeline and the MTTR of each.
 
-Options: ``--keep`` leaves the cluster and operator running afterwards;
-``--scenario NAME`` plays only one scenario.
+It works offline with the rule engine; with KUBEMEDIC_LLM_URL (and KUBEMEDIC_LLM_MODEL) set
+the operator uses the LLM too. Ctrl-C tears everything down; a failure says which
+component failed and where its log is.
+
+Options: ``--keep`` leaves everything running; ``--scenario NAME`` plays one scenario.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -20,25 +24,26 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from localcluster import ROOT, ClusterError, LocalCluster, bin_dir, free_port
+from localcluster import ROOT, ClusterError, LocalCluster, WaitTimeoutError, bin_dir, wait_until
+from operator_process import OPERATOR_NAMESPACE, OperatorProcess, start_operator
 
-T = TypeVar("T")
 NAMESPACE = "shop"
 FAILURE_LABEL = "sim.kubemedic.dev/failure"
-BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if sys.stdout.isatty() else ("", "", "")
+TTY = sys.stdout.isatty()
+BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if TTY else ("", "", "")
 
 
 class DemoError(RuntimeError):
     """A step failed; the message names the component and its log."""
 
 
-def say(message: str) -> None:
+def say(message: str = "") -> None:
     print(message, flush=True)
 
 
@@ -46,19 +51,13 @@ def step(message: str) -> None:
     say(f"{BOLD}==> {message}{RESET}")
 
 
-def wait(what: str, probe: Callable[[], T | None], *, timeout: float, log: Path | None = None) -> T:
+def wait(what: str, probe: Callable[[], Any], *, timeout: float, log: Path | None = None) -> Any:
     say(f"{DIM}    waiting for {what} ...{RESET}")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = probe()
-        except Exception:  # noqa: BLE001 - transient API errors while things start
-            value = None
-        if value:
-            return value
-        time.sleep(0.5)
-    where = f"; see {log}" if log else ""
-    raise DemoError(f"timed out after {timeout:.0f}s waiting for {what}{where}")
+    try:
+        return wait_until(probe, timeout=timeout, interval=0.2, what=what)
+    except WaitTimeoutError as exc:
+        where = f"; see {log}" if log else ""
+        raise DemoError(f"{exc}{where}") from None
 
 
 @dataclass
@@ -83,13 +82,28 @@ class Kube:
     def apply(self, obj: dict[str, Any]) -> None:
         self.kubectl("apply", "-f", "-", stdin=json.dumps(obj))
 
+    def kubemedic(self, *args: str) -> str:
+        env = {**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig)}
+        result = subprocess.run(
+            [sys.executable, "-m", "kubemedic", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise DemoError(f"kubemedic {' '.join(args)} failed: {result.stderr.strip()}")
+        return result.stderr.strip()
 
-def deployment(name: str, *, failure: str | None = None, memory: str = "128Mi") -> dict[str, Any]:
+
+def deployment(
+    name: str, *, failure: str | None = None, memory: str = "128Mi", tier: str
+) -> dict[str, Any]:
     labels = {"app": name, **({FAILURE_LABEL: failure} if failure else {})}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": name, "namespace": NAMESPACE, "labels": {"app": name}},
+        "metadata": {"name": name, "namespace": NAMESPACE, "labels": {"app": name, "tier": tier}},
         "spec": {
             "replicas": 2,
             "selector": {"matchLabels": {"app": name}},
@@ -147,33 +161,39 @@ class Scenario:
     title: str
     app: str
     setup: Callable[[Kube], None]
+    approve: bool = False
 
 
 def _bad_rollout(kube: Kube) -> None:
-    kube.apply(deployment("web"))
+    kube.apply(deployment("web", tier="frontend"))
     wait("web revision 1 to be Ready", lambda: all_ready(kube, "web", 2), timeout=60)
     say("    rolling out web revision 2 (the new build crashes on start)")
-    kube.kubectl(
-        "-n",
-        NAMESPACE,
-        "patch",
-        "deployment/web",
-        "-p",
-        json.dumps({"spec": {"template": {"metadata": {"labels": {FAILURE_LABEL: "crashloop"}}}}}),
-    )
+    patch = {"spec": {"template": {"metadata": {"labels": {FAILURE_LABEL: "crashloop"}}}}}
+    kube.kubectl("-n", NAMESPACE, "patch", "deployment/web", "-p", json.dumps(patch))
 
 
 def _oom(kube: Kube) -> None:
-    kube.apply(deployment("cache", failure="oomkilled", memory="96Mi"))
+    kube.apply(deployment("cache", failure="oomkilled", memory="96Mi", tier="backend"))
 
 
 def _readiness(kube: Kube) -> None:
-    kube.apply(deployment("checkout", failure="readiness"))
+    kube.apply(deployment("checkout", failure="readiness", tier="backend"))
 
 
 SCENARIOS = [
-    Scenario("bad-rollout", "A bad rollout: web revision 2 crash-loops", "web", _bad_rollout),
-    Scenario("oom", "An OOM-killed container: cache outgrows its memory limit", "cache", _oom),
+    Scenario(
+        "bad-rollout",
+        "A bad rollout: web revision 2 crash-loops (policy auto-approves)",
+        "web",
+        _bad_rollout,
+    ),
+    Scenario(
+        "oom",
+        "An OOM-killed container: cache outgrows its memory limit (needs approval)",
+        "cache",
+        _oom,
+        approve=True,
+    ),
     Scenario(
         "readiness",
         "A failing readiness probe: checkout never becomes Ready",
@@ -181,15 +201,17 @@ SCENARIOS = [
         _readiness,
     ),
 ]
+FINAL = {"Resolved", "Failed", "Escalated"}
 
 
-def play(kube: Kube, scenario: Scenario, operator_log: Path) -> dict[str, Any]:
+def _parse(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def play(kube: Kube, scenario: Scenario, log: Path) -> dict[str, Any]:
     step(scenario.title)
-    t0 = time.monotonic()
-    marks: list[tuple[str, float]] = []
     scenario.setup(kube)
     wait(f"{scenario.app} to fail", lambda: failing(kube, scenario.app), timeout=90)
-    marks.append(("failure visible", time.monotonic() - t0))
     incident = f"{scenario.app}-{scenario.name}"
     kube.apply(
         {
@@ -204,100 +226,115 @@ def play(kube: Kube, scenario: Scenario, operator_log: Path) -> dict[str, Any]:
         }
     )
     say(f"    kubectl apply Incident {NAMESPACE}/{incident}")
-    marks.append(("Incident created", time.monotonic() - t0))
-    obj = wait(
-        "the operator's diagnosis",
-        lambda: (
-            (o := kube.get("incident", incident, "-n", NAMESPACE))
-            .get("status", {})
-            .get("diagnosis")
-            and o
-        ),
+    seen: set[str] = set()
+
+    def status() -> dict[str, Any]:
+        return dict(kube.get("incident", incident, "-n", NAMESPACE).get("status") or {})
+
+    def show_new_history() -> dict[str, Any]:
+        current = status()
+        for entry in current.get("history", []):
+            key = f"{entry['time']}|{entry['step']}|{entry.get('actionID')}"
+            if key not in seen:
+                seen.add(key)
+                say(
+                    f"    {DIM}{entry['time'][11:19]}{RESET} {entry['step']:<16} {entry['message'][:150]}"
+                )
+        return current
+
+    current = wait(
+        "the diagnosis",
+        lambda: (s := show_new_history()).get("diagnosis") and s,
         timeout=60,
-        log=operator_log,
+        log=log,
     )
-    marks.append(("diagnosis written", time.monotonic() - t0))
-    status = obj["status"]
-    diagnosis = status["diagnosis"]
-    say(f"\n    {BOLD}kubectl get incident {incident}{RESET}")
-    for line in kube.kubectl("get", "incident", incident, "-n", NAMESPACE).splitlines():
-        say(f"    {line}")
+    diagnosis = current["diagnosis"]
     say(
-        f"\n    {BOLD}Diagnosis{RESET} ({diagnosis['engine']} engine): {diagnosis['category']}, "
-        f"confidence {diagnosis['confidence']:.0%}"
+        f"\n    {BOLD}Diagnosis{RESET} ({diagnosis['engine']}): {diagnosis['category']}, "
+        f"confidence {diagnosis['confidence']:.0%}\n    {diagnosis['summary']}"
     )
-    say(f"    {diagnosis['summary']}")
-    say(f"    {BOLD}Evidence{RESET}")
-    for item in diagnosis.get("evidence", [])[:6]:
-        say(f"      - {item}")
-    say(f"    {BOLD}Proposed actions{RESET}")
-    for action in status.get("proposedActions", []):
+    for item in diagnosis.get("evidence", [])[:4]:
+        say(f"      - {item[:160]}")
+    for action in current.get("proposedActions", []):
         say(
-            f"      - [{action['id']}] {action['type']} {action['target']['kind']}/{action['target']['name']} "
-            f"{json.dumps(action.get('params', {}), sort_keys=True)} risk={action['risk']}"
+            f"    {BOLD}Proposed{RESET} [{action['id']}] {action['type']} "
+            f"{json.dumps(action.get('params', {}), sort_keys=True)[:120]} risk={action['risk']}"
         )
     runbook = diagnosis.get("runbook", "").splitlines()
-    say(f"    {BOLD}Runbook{RESET} (first lines of {len(runbook)})")
-    for line in runbook[:12]:
-        say(f"      {line}")
-    say(f"    {BOLD}Timeline{RESET}")
-    for label, seconds in marks:
-        say(f"      +{seconds:5.1f}s  {label}")
-    detect_to_diagnosis = marks[-1][1] - marks[1][1]
-    say(f"      time from Incident to diagnosis: {detect_to_diagnosis:.1f}s\n")
+    say(f"    {BOLD}Runbook{RESET} ({len(runbook)} lines; first steps)")
+    for line in [ln for ln in runbook if ln.strip()][:6]:
+        say(f"      {line[:150]}")
+    say("")
+    current = wait(
+        "a decision",
+        lambda: (
+            (s := show_new_history()).get("phase")
+            not in (None, "Pending", "Diagnosing", "Diagnosed")
+            and s
+        ),
+        timeout=60,
+        log=log,
+    )
+    if current["phase"] == "AwaitingApproval" and scenario.approve:
+        say(f"    {BOLD}$ kubemedic approve {incident} -n {NAMESPACE} --by alice{RESET}")
+        say(f"    {kube.kubemedic('approve', incident, '-n', NAMESPACE, '--by', 'alice')}")
+    current = wait(
+        "the fix to be verified and the incident to close",
+        lambda: (s := show_new_history()).get("phase") in FINAL and s,
+        timeout=120,
+        log=log,
+    )
+    mttr = None
+    if current.get("resolvedTime") and current.get("detectedTime"):
+        mttr = (_parse(current["resolvedTime"]) - _parse(current["detectedTime"])).total_seconds()
+    say(
+        f"\n    {BOLD}Outcome{RESET}: {current['phase']}"
+        + (f", MTTR {mttr:.0f}s (detection to resolved)" if mttr else "")
+    )
+    for line in kube.kubectl("get", "incident", incident, "-n", NAMESPACE).splitlines():
+        say(f"    {line}")
+    say("")
     return {
         "scenario": scenario.name,
         "category": diagnosis["category"],
-        "seconds": detect_to_diagnosis,
+        "phase": current["phase"],
+        "mttr": mttr,
     }
 
 
-def start_operator(cluster: LocalCluster, workdir: Path) -> tuple[subprocess.Popen[bytes], Path]:
-    log = workdir / "operator.log"
-    health = free_port()
-    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "PYTHONUNBUFFERED": "1"}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "kubemedic",
-                "run",
-                "--metrics-port",
-                str(free_port()),
-                "--health-port",
-                str(health),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-
-    def healthy() -> bool:
-        if proc.poll() is not None:
-            raise DemoError(f"the operator exited with code {proc.returncode}; see {log}")
-        with urllib.request.urlopen(f"http://127.0.0.1:{health}/healthz", timeout=2) as resp:
-            return int(resp.status) == 200
-
-    wait("the operator's /healthz", healthy, timeout=60, log=log)
-    return proc, log
+@contextlib.contextmanager
+def replicas(cluster: LocalCluster, workdir: Path) -> Iterator[list[OperatorProcess]]:
+    env = {
+        "KUBEMEDIC_LEASE_NAME": "kubemedic-demo",
+        "KUBEMEDIC_VERIFY_TIMEOUT_SECONDS": "60",
+        "KUBEMEDIC_REMEDIATION_INTERVAL_SECONDS": "1",
+    }
+    with contextlib.ExitStack() as stack:
+        ops = [
+            stack.enter_context(
+                start_operator(
+                    cluster,
+                    workdir / name,
+                    namespaces=[NAMESPACE],
+                    extra_env={**env, "KUBEMEDIC_POD_NAME": name},
+                )
+            )
+            for name in ("kubemedic-a", "kubemedic-b")
+        ]
+        yield ops
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Play the kubemedic demo on the local control plane."
     )
-    parser.add_argument(
-        "--keep", action="store_true", help="leave the cluster and operator running"
-    )
+    parser.add_argument("--keep", action="store_true", help="leave the cluster running afterwards")
     parser.add_argument(
         "--scenario", choices=[s.name for s in SCENARIOS], help="play only this scenario"
     )
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="kubemedic-demo-"))
     cluster = LocalCluster(workdir=workdir / "cluster", nodes=3, die_with_parent=not args.keep)
-    operator: subprocess.Popen[bytes] | None = None
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     results = []
     try:
@@ -307,43 +344,80 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         cluster.start()
         say(
-            f"    ready in {time.monotonic() - started:.1f}s; logs in {workdir / 'cluster' / 'logs'}"
+            f"    ready in {time.monotonic() - started:.1f}s; component logs in {workdir / 'cluster' / 'logs'}"
         )
         kube = Kube(cluster)
-        step("Installing the CRDs")
+        step("Installing the CRDs, namespaces and a RemediationPolicy")
         kube.kubectl("apply", "-f", str(ROOT / "crds"))
-        wait(
-            "CRDs to be established",
-            lambda: kube.kubectl(
-                "wait", "--for=condition=Established", "--timeout=5s", "crd/incidents.kubemedic.dev"
-            ),
-            timeout=30,
+        kube.kubectl(
+            "wait",
+            "--for=condition=Established",
+            "--timeout=30s",
+            "crd/incidents.kubemedic.dev",
+            "crd/remediationpolicies.kubemedic.dev",
         )
-        step("Running the operator (kubemedic run)")
-        operator, operator_log = start_operator(cluster, workdir)
-        say(f"    operator log: {operator_log}")
-        step(f"Creating namespace {NAMESPACE} for the sample shop")
-        kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+        for ns in (OPERATOR_NAMESPACE, NAMESPACE):
+            kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
         wait(
             "the default ServiceAccount",
             lambda: kube.get("sa", "default", "-n", NAMESPACE),
             timeout=30,
         )
-        for scenario in SCENARIOS:
-            if args.scenario and scenario.name != args.scenario:
-                continue
-            results.append(play(kube, scenario, operator_log))
-        step("Summary")
-        for result in results:
-            say(
-                f"    {result['scenario']:<12} {result['category']:<14} diagnosed {result['seconds']:.1f}s after the Incident"
+        kube.apply(
+            {
+                "apiVersion": "kubemedic.dev/v1alpha1",
+                "kind": "RemediationPolicy",
+                "metadata": {"name": "frontend-autofix", "namespace": NAMESPACE},
+                "spec": {
+                    "targetSelector": {"matchLabels": {"tier": "frontend"}},
+                    "allowedActions": ["RollbackRollout", "RestartRollout"],
+                    "autoApproveUpTo": "Medium",
+                },
+            }
+        )
+        say(
+            "    policy frontend-autofix: tier=frontend may be rolled back/restarted without a person;"
+        )
+        say("    everything else in the namespace needs an approval (no policy covers it)")
+        step("Running two operator replicas (kubemedic run, leader election on a Lease)")
+        llm = os.environ.get("KUBEMEDIC_LLM_URL")
+        say(
+            f"    diagnosis engine: rules{' + LLM at ' + llm if llm else ' (set KUBEMEDIC_LLM_URL to add the LLM)'}"
+        )
+        with replicas(cluster, workdir) as ops:
+            leader = wait(
+                "a leader",
+                lambda: next(
+                    (
+                        r["spec"].get("holderIdentity")
+                        for r in [kube.get("lease", "kubemedic-demo", "-n", OPERATOR_NAMESPACE)]
+                        if r["spec"].get("holderIdentity")
+                    ),
+                    None,
+                ),
+                timeout=30,
+                log=ops[0].log,
             )
-        if args.keep:
-            say(
-                f"\nLeft running. export KUBECONFIG={cluster.kubeconfig}; operator pid {operator.pid}"
-            )
-            operator = None
-            return 0
+            say(f"    leader: {leader}; operator logs: {', '.join(str(op.log) for op in ops)}")
+            for scenario in SCENARIOS:
+                if args.scenario and scenario.name != args.scenario:
+                    continue
+                results.append(play(kube, scenario, ops[0].log))
+            step("Summary")
+            for result in results:
+                mttr = (
+                    f"MTTR {result['mttr']:.0f}s"
+                    if result["mttr"]
+                    else "needs a person (see the runbook)"
+                )
+                say(
+                    f"    {result['scenario']:<12} {result['category']:<14} {result['phase']:<10} {mttr}"
+                )
+            if args.keep:
+                say(
+                    f"\nLeft running: export KUBECONFIG={cluster.kubeconfig}  (stop with: kill {cluster.pids})"
+                )
+                signal.pause()
     except KeyboardInterrupt:
         say("\ninterrupted: tearing down")
         return 130
@@ -351,14 +425,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"\ndemo failed: {exc}")
         return 1
     finally:
-        if operator is not None:
-            operator.terminate()
-            try:
-                operator.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                operator.kill()
-        if not args.keep:
-            cluster.stop()
+        cluster.stop()
     return 0
 
 

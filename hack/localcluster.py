@@ -37,8 +37,9 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
+T = TypeVar("T")
 ROOT: Final = Path(__file__).resolve().parent.parent
 STAGES_FILE: Final = ROOT / "hack" / "kwok" / "stages.yaml"
 #: Simulated kubelet resource metrics (container_memory_working_set_bytes, ...) per fake node.
@@ -73,6 +74,42 @@ def ensure_binaries(*, build: bool = True) -> Path:
         msg = f"missing binaries in {directory}: {', '.join(missing)}; run hack/build-tools.sh"
         raise ClusterError(msg)
     return directory
+
+
+class WaitTimeoutError(AssertionError):
+    """The condition did not hold in time; the message shows the last observation."""
+
+
+def wait_until(
+    probe: Callable[[], T | None],
+    *,
+    timeout: float = 60.0,
+    interval: float = 0.25,
+    what: str,
+    describe: Callable[[], object] | None = None,
+) -> T:
+    """Call ``probe`` until it returns a truthy value and return that value.
+
+    On timeout, fail with ``what`` and, if given, ``describe()`` — the state that was
+    observed last — so a failing test says why, not just that it waited.
+    """
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while True:
+        try:
+            value = probe()
+        except Exception as exc:  # noqa: BLE001 - transient API errors are retried
+            last_error, value = exc, None
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            seen = describe() if describe is not None else None
+            detail = f"\nlast observed: {seen}" if seen is not None else ""
+            if last_error is not None:
+                detail += f"\nlast error: {last_error!r}"
+            msg = f"timed out after {timeout:.0f}s waiting for {what}{detail}"
+            raise WaitTimeoutError(msg)
+        time.sleep(interval)
 
 
 def free_port() -> int:
@@ -162,6 +199,7 @@ class LocalCluster:
     pids: dict[str, int] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
     _procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _argv: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def kubeconfig(self) -> Path:
@@ -226,6 +264,16 @@ class LocalCluster:
         if state.exists():
             state.unlink()
 
+    def stop_component(self, name: str) -> None:
+        """Stop one component (e.g. to test that clients survive an API server restart)."""
+        _terminate(self.pids.pop(name), proc=self._procs.pop(name, None))
+
+    def start_component(self, name: str) -> None:
+        """Start a stopped component again with the same flags and ports; wait until ready."""
+        self._spawn(name, self._argv[name])
+        if name == "kube-apiserver":
+            self._wait(name, lambda: self._api_get("/readyz") == b"ok", timeout=120.0)
+
     def __enter__(self) -> LocalCluster:
         return self.start()
 
@@ -247,6 +295,7 @@ class LocalCluster:
         )
         logf.close()
         self._procs[name] = proc
+        self._argv[name] = argv
         self.pids[name] = proc.pid
         self._save_state()
 
@@ -435,13 +484,13 @@ class LocalCluster:
 
     def _api_request(self, method: str, path: str, body: dict[str, Any] | None = None) -> bytes:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(  # noqa: S310 - our own loopback API server
+        req = urllib.request.Request(
             self.server + path,
             data=data,
             method=method,
             headers={"Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(req, context=self.ssl_context(), timeout=10) as resp:  # noqa: S310
+        with urllib.request.urlopen(req, context=self.ssl_context(), timeout=10) as resp:
             return bytes(resp.read())
 
     def _api_get(self, path: str) -> bytes:
@@ -507,7 +556,7 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 
 def _http_ok(url: str) -> bool:
-    with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback only
+    with urllib.request.urlopen(url, timeout=2) as resp:
         return int(resp.status) == 200
 
 
@@ -515,7 +564,7 @@ def _https_ok(url: str) -> bool:
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE  # self-signed serving certs of kcm/scheduler
-    with urllib.request.urlopen(url, context=ctx, timeout=2) as resp:  # noqa: S310
+    with urllib.request.urlopen(url, context=ctx, timeout=2) as resp:
         return int(resp.status) == 200
 
 

@@ -271,11 +271,18 @@ def cmd_decide(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from kubemedic.settings import OperatorSettings  # noqa: PLC0415
+
+    kubeconfig = args.kubeconfig or OperatorSettings().kubeconfig
+    if kubeconfig:
+        # NB: the kubernetes package reads $KUBECONFIG when it is first imported, and kopf's
+        # login uses that package: set it before kopf (or anything else) imports it.
+        os.environ["KUBECONFIG"] = kubeconfig
+
     import kopf  # noqa: PLC0415 - only the operator needs kopf loaded
     from prometheus_client import start_http_server  # noqa: PLC0415
 
     import kubemedic.handlers  # noqa: F401, PLC0415 - registers the handlers
-    from kubemedic.settings import OperatorSettings  # noqa: PLC0415
 
     overrides: dict[str, Any] = {}
     if args.namespace:
@@ -284,8 +291,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     settings = OperatorSettings(**overrides)
-    if settings.kubeconfig:
-        os.environ["KUBECONFIG"] = settings.kubeconfig  # kopf's own login reads it
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.bind_address)
         logger.info("metrics on http://%s:%d/metrics", settings.bind_address, settings.metrics_port)

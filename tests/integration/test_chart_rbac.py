@@ -5,9 +5,10 @@ We test these aspects:
 - every object rendered from the defaults and from each ci/*-values.yaml is accepted by the
   real API server (`kubectl apply --dry-run=server`), except the kinds whose CRDs are not
   installed here (Prometheus Operator, KEDA), which tests/unit/test_chart.py checks;
-- `helm install` for real: the operator replicas land on different nodes, the PDB guards
-  them, NOTES tell where the webhook is and where its token lives, and `helm upgrade` keeps
-  the generated webhook token (lookup);
+- `helm install` for real, into a namespace enforcing the `restricted` Pod Security
+  Standard: the operator pods are admitted and land on different nodes, the PDB guards
+  them, NOTES tell where the webhook is and where its token lives, and `helm upgrade`
+  keeps the generated webhook token (lookup);
 - RBAC proven, not assumed: the operator runs with a TokenRequest token of the chart's
   ServiceAccount and the chart's environment, and goes through alert (webhook) → diagnosis →
   approval by a user bound to the chart's approver role → remediation → resolved, with no
@@ -85,11 +86,27 @@ class Release:
 
 @pytest.fixture(scope="module")
 def release(cluster: LocalCluster, crds: None, core: client.CoreV1Api) -> Iterator[Release]:
-    """`helm install` of the chart's defaults into a fresh namespace; uninstalled after."""
+    """`helm install` of the chart's defaults into a fresh namespace; uninstalled after.
+
+    The namespace enforces the `restricted` Pod Security Standard: the API server refuses
+    any operator pod whose security context falls short, and `--wait` would time out.
+    """
     suffix = uuid.uuid4().hex[:5]
     name, namespace = f"km{suffix}", f"kubemedic-{suffix}"
+    core.create_namespace(
+        {
+            "metadata": {
+                "name": namespace,
+                "labels": {
+                    "kubemedic.dev/test": "true",
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/enforce-version": "latest",
+                },
+            }
+        }
+    )
     installed = helm(
-        "install", name, str(CHART), "--namespace", namespace, "--create-namespace",
+        "install", name, str(CHART), "--namespace", namespace,
         "--wait", "--timeout", "120s", kubeconfig=cluster.kubeconfig, check=False,
     )  # fmt: skip
     try:
@@ -167,7 +184,7 @@ def test_install_spreads_replicas_over_nodes_behind_a_pdb(
     release: Release, core: client.CoreV1Api, api_client: client.ApiClient
 ) -> None:
     pods = _operator_pods(core, release)
-    assert len(pods) == 2
+    assert len(pods) == 2  # admitted under the `restricted` Pod Security Standard
     assert len({p.spec.node_name for p in pods}) == 2, [p.spec.node_name for p in pods]
     assert all(p.spec.security_context.run_as_non_root for p in pods)
     pdb = wait_for(

@@ -69,8 +69,12 @@ def with_logs(bundle: IncidentBundle, logs: list[ContainerLog]) -> IncidentBundl
     return bundle.model_copy(update={"logs": [*bundle.logs, *logs]})
 
 
-NOISE_LINE = "2025-03-14T10:29:58.123Z INFO request served path=/api/cart status=200 duration_ms=12\n"
-PLANTED_ERROR = "2025-03-14T10:00:00.000Z ERROR payment gateway rejected request: certificate expired"
+NOISE_LINE = (
+    "2025-03-14T10:29:58.123Z INFO request served path=/api/cart status=200 duration_ms=12\n"
+)
+PLANTED_ERROR = (
+    "2025-03-14T10:00:00.000Z ERROR payment gateway rejected request: certificate expired"
+)
 NEWEST_LINE = "2025-03-14T10:29:59.999Z INFO newest line of the current log"
 
 
@@ -179,7 +183,8 @@ def secrets_bundle(bundle: IncidentBundle) -> IncidentBundle:
         "data": {"password": s["secret-data"]},
     }
     objects = []
-    for obj in bundle.objects:
+    for original in bundle.objects:
+        obj = original
         if obj.get("kind") in {"Deployment", "Pod"} and obj.get("metadata", {}).get("name"):
             obj = _with_secret_env(obj)
             metadata = {**obj["metadata"]}
@@ -231,7 +236,13 @@ def _with_secret_env(obj: dict[str, Any]) -> dict[str, Any]:
         containers = [{**c} for c in pod_spec.get("containers", [])]
         if containers:
             containers[0]["env"] = [*containers[0].get("env", []), env]
-        return {**obj, "spec": {**spec, "template": {**template, "spec": {**pod_spec, "containers": containers}}}}
+        return {
+            **obj,
+            "spec": {
+                **spec,
+                "template": {**template, "spec": {**pod_spec, "containers": containers}},
+            },
+        }
     containers = [{**c} for c in spec.get("containers", [])]
     if containers:
         containers[0]["env"] = [*containers[0].get("env", []), env]

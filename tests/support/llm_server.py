@@ -10,7 +10,8 @@ that asserts ``problems == []`` fails on it. Every request is recorded raw.
 
 Answers come from a script (:meth:`FakeVLLM.push`), then from :attr:`FakeVLLM.default`:
 :func:`answer` (a JSON answer or any text), :func:`status` (429, 503, ...), :func:`hang`
-(no answer until the client gives up), :func:`drop` (the connection is closed mid-request),
+(no answer until the client gives up), :func:`slow` (an answer that takes a while),
+:func:`drop` (the connection is closed mid-request),
 or a callable that looks at the request and returns one of those (a model that "obeys"
 whatever the prompt says).
 """
@@ -18,6 +19,7 @@ whatever the prompt says).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import threading
@@ -58,6 +60,11 @@ def status(code: int, message: str = "") -> Reply:
 def hang(seconds: float = 30.0) -> Reply:
     """No answer for ``seconds`` (or until the server stops)."""
     return Reply("hang", seconds=seconds)
+
+
+def slow(seconds: float, content: str | dict[str, Any]) -> Reply:
+    """An answer that takes ``seconds``."""
+    return dataclasses.replace(answer(content), kind="slow", seconds=seconds)
 
 
 def drop() -> Reply:
@@ -276,9 +283,7 @@ class FakeVLLM:
                 f"messages, {max_tokens} in the completion)."
             )
         if "priority" in body and not self.priority_supported:
-            return 400, (
-                f"Got priority {body['priority']} but Priority scheduling is not enabled."
-            )
+            return 400, (f"Got priority {body['priority']} but Priority scheduling is not enabled.")
         return None
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
@@ -311,11 +316,12 @@ class FakeVLLM:
                 return self._error(reply.status, reply.message)
             case "hang":
                 assert self._stopping is not None
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), timeout=reply.seconds)
-                except TimeoutError:
-                    pass
                 return self._error(504, "hung")
+            case "slow":
+                await asyncio.sleep(reply.seconds)
+                return await self._play(request, body, dataclasses.replace(reply, kind="answer"))
             case "drop":
                 if request.transport is not None:
                     request.transport.abort()

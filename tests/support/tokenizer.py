@@ -35,8 +35,9 @@ def _corpus() -> Iterator[str]:
 
 def train_tokenizer(directory: Path) -> Path:
     """Train the tokenizer and save it to ``directory`` (created); returns the directory."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
+    # NB: imported here, after HF_HUB_OFFLINE is set above, whoever imports this first.
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers  # noqa: PLC0415
+    from transformers import PreTrainedTokenizerFast  # noqa: PLC0415
 
     tokenizer = Tokenizer(models.BPE(unk_token="[UNK]"))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)

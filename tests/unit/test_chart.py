@@ -4,6 +4,8 @@
   key carries a `# --` comment;
 - values.schema.json rejects a typo'd key or a bad enum with a message naming it, and the
   template refuses inconsistent values (several replicas without leader election, ...);
+- every KUBEMEDIC_* variable the chart sets is a field of OperatorSettings and parses (the
+  settings ignore unknown variables, so a typo would otherwise go unnoticed);
 - the operator Deployment: replicas, leader election, PDB only when it makes sense, spread
   over nodes, probes on the port the operator serves /healthz on, the hardened security
   context and a writable /tmp, the webhook token mounted from a Secret (generated or yours);
@@ -20,6 +22,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -29,7 +32,9 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import AliasChoices
 
+from kubemedic.settings import OperatorSettings
 from localcluster import ROOT
 from support.helm import (
     CHART,
@@ -297,6 +302,37 @@ def test_service_exposes_webhook_and_metrics_of_the_operator_pods() -> None:
         "webhook": "webhook",
         "metrics": "metrics",
     }
+
+
+@pytest.mark.parametrize("name", sorted(CI))
+def test_every_setting_the_chart_sets_exists_and_parses(
+    name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A typo or a renamed setting would otherwise be ignored silently (extra="ignore")."""
+    known = set()
+    for field_name, field in OperatorSettings.model_fields.items():
+        known.add(f"KUBEMEDIC_{field_name.upper()}")
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            known |= {str(choice).upper() for choice in alias.choices}
+    container = operator_deployment(ci(name))["spec"]["template"]["spec"]["containers"][0]
+    env = container_env(container)
+    unknown = sorted(k for k in env if k.startswith("KUBEMEDIC_") and k not in known)
+    assert unknown == []
+    for key in [k for k in os.environ if k.startswith("KUBEMEDIC_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        if key.startswith("KUBEMEDIC_"):
+            # valueFrom (downward API, Secrets) arrives as a plain string in the pod.
+            monkeypatch.setenv(key, value if isinstance(value, str) else "from-the-kubelet")
+    token = tmp_path / "token"
+    token.write_text("t")
+    monkeypatch.setenv("KUBEMEDIC_WEBHOOK_TOKEN_FILE", str(token))
+    settings = OperatorSettings()
+    assert settings.health_port == int(env["KUBEMEDIC_HEALTH_PORT"])
+    assert settings.leader_election is (env["KUBEMEDIC_LEADER_ELECTION"] == "true")
+    if "KUBEMEDIC_LLM_URLS" in env:
+        assert settings.llm_urls == json.loads(env["KUBEMEDIC_LLM_URLS"])
 
 
 # -- RBAC -------------------------------------------------------------------------------

@@ -24,23 +24,6 @@ import time
 from typing import Any
 
 import pytest
-from support.llm_bundles import (
-    CRASH_SCENARIO,
-    IMAGE_SCENARIO,
-    INJECTION,
-    KNOWLEDGE,
-    NEWEST_LINE,
-    OOM_SCENARIO,
-    PLANTED_ERROR,
-    SECRETS,
-    fifty_megabytes_of_logs,
-    injection_bundle,
-    load_scenario,
-    one_huge_log,
-    scenario_names,
-    secrets_bundle,
-)
-from support.tokenizer import train_tokenizer
 
 from kubemedic.clients.tokenizer import load_token_counter
 from kubemedic.domain.diagnose import diagnose_bundle
@@ -58,6 +41,23 @@ from kubemedic.domain.prompt import (
 from kubemedic.domain.redaction import Redactor
 from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.incident import IncidentSpec
+from support.llm_bundles import (
+    CRASH_SCENARIO,
+    IMAGE_SCENARIO,
+    INJECTION,
+    KNOWLEDGE,
+    NEWEST_LINE,
+    OOM_SCENARIO,
+    PLANTED_ERROR,
+    SECRETS,
+    fifty_megabytes_of_logs,
+    injection_bundle,
+    load_scenario,
+    one_huge_log,
+    scenario_names,
+    secrets_bundle,
+)
+from support.tokenizer import train_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -248,7 +248,9 @@ def _log(lines: list[str]) -> str:
 def test_select_log_lines(
     lines: list[str], budget: int, must_keep: list[str], must_drop: list[str], counter: TokenCounter
 ) -> None:
-    text, omitted = select_log_lines(_log(lines), max_tokens=budget, counter=counter, error_share=0.4)
+    text, omitted = select_log_lines(
+        _log(lines), max_tokens=budget, counter=counter, error_share=0.4
+    )
     assert counter(text) <= budget
     for needle in must_keep:
         assert needle in text

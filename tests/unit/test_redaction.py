@@ -34,8 +34,18 @@ JWT = (
 
 #: (kind, text with the secret, the secret itself, context that must survive)
 PLANTED = [
-    ("bearer", "GET /api Authorization: Bearer abc123DEF456ghi789 ok", "abc123DEF456ghi789", "GET /api"),
-    ("basic", "curl -H 'Authorization: Basic dXNlcjpodW50ZXIy' http://x", "dXNlcjpodW50ZXIy", "curl -H"),
+    (
+        "bearer",
+        "GET /api Authorization: Bearer abc123DEF456ghi789 ok",
+        "abc123DEF456ghi789",
+        "GET /api",
+    ),
+    (
+        "basic",
+        "curl -H 'Authorization: Basic dXNlcjpodW50ZXIy' http://x",
+        "dXNlcjpodW50ZXIy",
+        "curl -H",
+    ),
     ("jwt", f"token rejected: {JWT} expired", JWT[40:90], "expired"),
     ("pem", f"loaded key\n{RSA_KEY}\nstarting", PEM_BODY.splitlines()[0], "starting"),
     (
@@ -52,12 +62,31 @@ PLANTED = [
         "server listening",
     ),
     (
+        "pem-cut-at-start-escaped",
+        '{"key": "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\\nQUJDREVGR0hJSktMTU5PUFFS\\n'
+        '-----END PRIVATE KEY-----\\n", "user": "bob"}',
+        "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC",
+        '"user": "bob"',
+    ),
+    (
         "pem-cut-at-end",
         f"boot ok\n-----BEGIN EC PRIVATE KEY-----\n{PEM_BODY}",
         PEM_BODY.splitlines()[-1],
         "boot ok",
     ),
     ("aws-access-key", "using key AKIAIOSFODNN7EXAMPLE for s3", "AKIAIOSFODNN7EXAMPLE", "for s3"),
+    (
+        "github-token",
+        "git clone https://ghp_16C7e42F292c6912E7710c838347Ae178B4a@github.com/o/r failed",
+        "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+        "github.com/o/r failed",
+    ),
+    (
+        "slack-token",
+        "posting with xoxb-1234-5678-abcdefghijkl",
+        "xoxb-1234-5678-abcdefghijkl",
+        "posting",
+    ),
     (
         "aws-secret-key",
         "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY region=eu",
@@ -95,9 +124,24 @@ PLANTED = [
         "s3cr3t-Pa55",
         "db.shop.svc:5432/orders failed",
     ),
-    ("key=value", "starting with DB_PASSWORD=hunter2 and LOG_LEVEL=info", "hunter2", "LOG_LEVEL=info"),
-    ("key: value", "config: {api_key: sk-live-4242XYZ, retries: 3}", "sk-live-4242XYZ", "retries: 3"),
-    ("json", '{"level":"info","client_secret":"very-secret-value","user":"bob"}', "very-secret-value", '"user":"bob"'),
+    (
+        "key=value",
+        "starting with DB_PASSWORD=hunter2 and LOG_LEVEL=info",
+        "hunter2",
+        "LOG_LEVEL=info",
+    ),
+    (
+        "key: value",
+        "config: {api_key: sk-live-4242XYZ, retries: 3}",
+        "sk-live-4242XYZ",
+        "retries: 3",
+    ),
+    (
+        "json",
+        '{"level":"info","client_secret":"very-secret-value","user":"bob"}',
+        "very-secret-value",
+        '"user":"bob"',
+    ),
     ("quoted", "token='tok_0123456789abcdef' accepted", "tok_0123456789abcdef", "accepted"),
     (
         "high-entropy",
@@ -110,7 +154,7 @@ PLANTED = [
 KEPT = [
     'MountVolume.SetUp failed for volume "creds" : secret "db-creds" not found',
     "couldn't find key password in Secret shop/db-credentials",
-    "Error: secret \"app-config\" not found",
+    'Error: secret "app-config" not found',
     "image registry.example.com/web@sha256:" + "a3f1" * 16,
     "uid 19636706-d0af-5c65-8676-a2c8ca22367a restarted",
     "GET https://registry.example.com/v2/shop/web/manifests/1.4.2 404",
@@ -120,7 +164,9 @@ KEPT = [
 ]
 
 
-@pytest.mark.parametrize(("kind", "text", "secret", "context"), PLANTED, ids=[p[0] for p in PLANTED])
+@pytest.mark.parametrize(
+    ("kind", "text", "secret", "context"), PLANTED, ids=[p[0] for p in PLANTED]
+)
 def test_planted_secrets_are_redacted(kind: str, text: str, secret: str, context: str) -> None:
     redacted = Redactor().redact_text(text)
     assert secret not in redacted
@@ -133,7 +179,9 @@ def test_evidence_about_secrets_is_kept(text: str) -> None:
     assert Redactor().redact_text(text) == text
 
 
-@pytest.mark.parametrize(("kind", "text", "secret", "context"), PLANTED, ids=[p[0] for p in PLANTED])
+@pytest.mark.parametrize(
+    ("kind", "text", "secret", "context"), PLANTED, ids=[p[0] for p in PLANTED]
+)
 def test_redaction_is_idempotent(kind: str, text: str, secret: str, context: str) -> None:
     redactor = Redactor()
     once = redactor.redact_text(text)

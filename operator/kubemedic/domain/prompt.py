@@ -645,10 +645,14 @@ def _choose_lines(
     used = 0.0
     for i in reversed(errors):
         cost = len(lines[i]) + 1
-        if used + cost > char_budget * error_share:
-            break
-        chosen.add(i)
-        used += cost
+        # NB: the newest error line is kept even beyond the error share, if it fits at all:
+        # a crash's one panic line matters more than the lines around it.
+        fits = used + cost <= char_budget * error_share or (
+            not chosen and cost <= char_budget * 0.75
+        )
+        if fits:
+            chosen.add(i)
+            used += cost
     for i in range(len(lines) - 1, -1, -1):
         if i in chosen:
             continue
@@ -729,14 +733,15 @@ def logs_section(
                 "pod": log.pod,
                 "container": log.container,
                 "previous": log.previous,
-                "omittedLines": 0,
+                "omittedLines": 9_999_999,
                 "text": "",
             },
         )
         for log in chosen
     ]
     wrapper = _measure(counter, {"items": [], "omitted": len(ordered)})
-    available = max(budget - sum(overhead) - wrapper, 0)
+    # NB: a few tokens per log for where the text meets the JSON around it.
+    available = max(budget - sum(overhead) - wrapper - 4 * len(chosen), 0)
     shares = [available * w / sum(weights) for w in weights]
     results = [
         select_log_lines(text, max_tokens=int(share), counter=escaped, error_share=error_share)

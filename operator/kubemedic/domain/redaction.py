@@ -63,6 +63,8 @@ class Rule:
     keep_suffix: int = 0
     #: Shortest text the pattern can match in (a cheap first test).
     min_length: int = 0
+    #: Replaces the pattern where a regular expression cannot do it in linear time.
+    replacer: Callable[[str, str], str] | None = None
     _guard: re.Pattern[str] | None = dataclasses.field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -79,6 +81,8 @@ class Rule:
         if not self.may_match(text, lowered):
             return text
         marker = REDACTED.format(kind=self.kind)
+        if self.replacer is not None:
+            return self.replacer(text, marker)
 
         def replace(match: re.Match[str]) -> str:
             if "secret" in match.re.groupindex:
@@ -122,11 +126,9 @@ BUILTIN_RULES: Final[tuple[Rule, ...]] = (
     ),
     Rule(
         "private-key",
-        re.compile(
-            rf"(?:{_B64}{{8,128}}(?:\s|\\[nr])+){{1,400}}-----END [A-Z0-9 ]{{0,40}}PRIVATE KEY"
-            r"(?: BLOCK)?-----"
-        ),
+        re.compile(r"-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"),
         guards=("private key-----",),
+        replacer=lambda text, marker: _redact_headless_keys(text, marker),
     ),
     Rule(
         "jwt",
@@ -136,7 +138,8 @@ BUILTIN_RULES: Final[tuple[Rule, ...]] = (
     Rule(
         "password",
         re.compile(
-            r"\b([a-zA-Z][a-zA-Z0-9+.-]{0,20}://[^\s:/@'\"<>]{1,256}:)[^\s@/'\"<>]{1,256}(@)"
+            r"\b([a-zA-Z][a-zA-Z0-9+.-]{0,20}://[^\s:/@'\"<>\[\]]{1,256}:)"
+            r"(?!\[REDACTED)[^\s@/'\"<>]{1,256}(@)"
         ),
         guards=("://",),
         keep_prefix=1,
@@ -202,6 +205,48 @@ BUILTIN_RULES: Final[tuple[Rule, ...]] = (
         min_length=40,
     ),
 )
+
+
+_HEADLESS_END_RE: Final = re.compile(r"-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")
+_BASE64_CHARS: Final = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+)
+_MAX_KEY_LINES: Final = 400
+_MAX_KEY_LINE: Final = 128
+
+
+def _redact_headless_keys(text: str, marker: str) -> str:
+    """A private key whose BEGIN line was cut off (a log window starting mid-key): from each
+    END line, walk back over base64 lines (raw or ``\\n``-escaped line breaks).
+
+    NB: a regular expression for "base64 lines followed by END" retries from every start
+    position and is quadratic on a long base64 text without an END; this walk is linear.
+    """
+    out: list[str] = []
+    last = 0
+    for match in _HEADLESS_END_RE.finditer(text):
+        pos = match.start()
+        for _ in range(_MAX_KEY_LINES):
+            sep = pos
+            while sep > last:
+                if text[sep - 1].isspace():
+                    sep -= 1
+                elif sep - 2 >= last and text[sep - 2 : sep] in ("\\n", "\\r"):
+                    sep -= 2
+                else:
+                    break
+            run = sep
+            while run > last and sep - run < _MAX_KEY_LINE and text[run - 1] in _BASE64_CHARS:
+                if run - 2 >= last and text[run - 2 : run] in ("\\n", "\\r"):
+                    break  # the 'n' of an escaped line break, not base64
+                run -= 1
+            if sep - run < 8 or sep == pos and pos != match.start():
+                break
+            pos = run
+        out += [text[last:pos], marker]
+        last = match.end()
+    out.append(text[last:])
+    return "".join(out)
 
 
 def compile_extra_patterns(patterns: Iterable[str]) -> tuple[Rule, ...]:

@@ -44,8 +44,17 @@ Key = tuple[str, str]
 
 
 @kopf.index(*RESOURCE)  # type: ignore[arg-type]  # NB: kopf's protocol types only **kwargs
-def incident_index(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[Key, kopf.Body]:
-    """Every Incident, by (namespace, name): the warm cache the leader's loop reads."""
+def incident_index(
+    namespace: str, name: str, body: kopf.Body, memo: kopf.Memo, **_: Any
+) -> dict[Key, kopf.Body]:
+    """Every Incident, by (namespace, name): the warm cache the leader's loop reads.
+
+    Every change also wakes the loop, so a new Incident or an approval is acted on at once
+    rather than at the next tick.
+    """
+    wake = memo.get("incident_loop_wake")
+    if wake is not None:
+        wake.set()
     return {(namespace, name): body}
 
 
@@ -89,14 +98,18 @@ class IncidentLoop:
         self.running: dict[Key, asyncio.Task[None]] = {}
         self.last_target_check: dict[str, float] = {}
         self.slots = asyncio.Semaphore(settings.workers)
+        self.wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         tick = self.settings.remediation_interval_seconds
         while not stop.is_set():
+            self.wake.clear()
             if self.memo["leadership"].is_leader:
                 self._dispatch()
+            # NB: ticks move time-based work (verification deadlines, rollouts finishing);
+            # the index wakes the loop early on every change to any Incident.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=tick)
+                await asyncio.wait_for(_either(stop, self.wake), timeout=tick)
         for task in self.running.values():
             task.cancel()
 
@@ -216,8 +229,18 @@ async def start_incident_loop(
     memo: kopf.Memo, incident_index: kopf.Index[Key, kopf.Body], **_: Any
 ) -> None:
     loop = IncidentLoop(memo, incident_index, memo["settings"])
+    memo["incident_loop_wake"] = loop.wake
     memo["incident_loop_stop"] = stop = asyncio.Event()
     memo["incident_loop_task"] = asyncio.create_task(loop.run(stop), name="incident-loop")
+
+
+async def _either(first: asyncio.Event, second: asyncio.Event) -> None:
+    waits = [asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
 
 
 @kopf.on.cleanup()

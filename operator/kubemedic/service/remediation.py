@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -1040,10 +1041,9 @@ def _resolve_if_done(ctx: _Ctx) -> bool:
 
 def _fault(point: str) -> None:
     # NB: a test hook to prove exactly-once under crashes; inert unless explicitly enabled.
-    if (
-        os.environ.get("KUBEMEDIC_ENABLE_FAULT_INJECTION") == "true"
-        and os.environ.get(FAULT_ENV) == point
-    ):
+    enabled = os.environ.get("KUBEMEDIC_ENABLE_FAULT_INJECTION") == "true"
+    chance = float(os.environ.get("KUBEMEDIC_FAULT_PROBABILITY", "1"))
+    if enabled and os.environ.get(FAULT_ENV) == point and random.random() < chance:  # noqa: S311
         logger.warning("fault injection: crashing %s", point)
         os._exit(137)
 
