@@ -161,7 +161,7 @@ class Monitoring:
                 raise MonitoringError(msg)
             with (
                 contextlib.suppress(OSError, urllib.error.URLError),
-                urllib.request.urlopen(f"{url}/-/ready", timeout=2) as resp,  # noqa: S310
+                urllib.request.urlopen(f"{url}/-/ready", timeout=2) as resp,
             ):
                 if int(resp.status) == 200:
                     return
@@ -230,6 +230,7 @@ class Monitoring:
                 f"--config.file={config_file}",
                 f"--storage.path={directory / 'data'}",
                 f"--web.listen-address=127.0.0.1:{port}",
+                f"--web.external-url=http://127.0.0.1:{port}",
                 "--cluster.listen-address=",
                 "--log.level=info",
             ],
@@ -279,6 +280,7 @@ class Monitoring:
                 f"--storage.tsdb.path={directory / 'data'}",
                 "--storage.tsdb.retention.time=2h",
                 f"--web.listen-address=127.0.0.1:{port}",
+                f"--web.external-url=http://127.0.0.1:{port}",
                 # NB: Prometheus waits this long between re-sends of a firing alert; short so
                 # a resolution reaches Alertmanager promptly in tests.
                 "--rules.alert.resend-delay=1s",
@@ -343,10 +345,10 @@ class Monitoring:
 
 def _request(method: str, url: str, body: object = None) -> Any:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(  # noqa: S310 - loopback only
+    request = urllib.request.Request(
         url, data=data, method=method, headers={"Content-Type": "application/json"}
     )
-    with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310
+    with urllib.request.urlopen(request, timeout=10) as resp:
         raw = resp.read()
     return json.loads(raw) if raw else None
 

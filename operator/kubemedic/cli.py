@@ -174,6 +174,8 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     from kubemedic.clients.kube import KubeReader, load_api_client  # noqa: PLC0415
     from kubemedic.domain.lifecycle import resolve_target  # noqa: PLC0415
     from kubemedic.models.incident import IncidentSpec  # noqa: PLC0415
+    from kubemedic.service.prometheus import enrich_bundle  # noqa: PLC0415
+    from kubemedic.settings import OperatorSettings  # noqa: PLC0415
 
     if bool(args.target) == bool(args.incident):
         raise UsageError("give exactly one of --target KIND/NAME or --incident NAME")
@@ -184,16 +186,21 @@ def cmd_bundle(args: argparse.Namespace) -> int:
         incident = reader.get(path)
         if incident is None:
             _fail(f"Incident {namespace}/{args.incident} not found")
-        target = resolve_target(
-            IncidentSpec.model_validate(incident["spec"]).target, incident_namespace=namespace
-        )
+        spec = IncidentSpec.model_validate(incident["spec"])
+        target = resolve_target(spec.target, incident_namespace=namespace)
     else:
         target = parse_target(args.target, namespace)
+        spec = IncidentSpec(target=target)
     _progress(f"gathering evidence for {target.display()} ...")
     try:
         bundle = gather_bundle(reader, target)
     except TargetNotFoundError:
         _fail(f"{target.display()} not found")
+    # The operator's enrichers too (the alert; PromQL with KUBEMEDIC_PROMETHEUS_URL), so the
+    # file holds what the operator's diagnosis read.
+    bundle, reports = enrich_bundle(bundle, spec=spec, settings=OperatorSettings())
+    for report in reports:
+        _progress(f"{report.condition_type}={report.status} ({report.reason}): {report.message}")
     text = dump_bundle(bundle)
     pods = sum(1 for o in bundle.objects if o.get("kind") == "Pod")
     events = sum(1 for o in bundle.objects if o.get("kind") == "Event")

@@ -209,8 +209,18 @@ def _bad_rollout(apps: client.AppsV1Api, core: client.CoreV1Api, namespace: str,
         namespace,
         {"spec": {"template": {"metadata": {"labels": {FAILURE_LABEL: "crashloop"}}}}},
     )
+    wait_for(
+        lambda: any(
+            (st.restart_count or 0) >= 1
+            for p in core.list_namespaced_pod(namespace, label_selector=f"app={name}").items
+            for st in p.status.container_statuses or []
+        ),
+        timeout=60,
+        what=f"{name} revision 2 crash looping",
+    )
 
 
+@pytest.mark.timeout(1200)
 def test_chaos_leader_kills_apply_every_action_exactly_once(
     cluster: LocalCluster,
     crds: None,
@@ -255,7 +265,7 @@ def test_chaos_leader_kills_apply_every_action_exactly_once(
         generations: dict[str, int] = {}
         kills = 0
         created = 0
-        deadline = time.monotonic() + 600
+        deadline = time.monotonic() + 900
         while time.monotonic() < deadline:
             if created < incidents_total:
                 name = f"svc-{created}"

@@ -23,7 +23,9 @@ vLLM's OpenAI-compatible API (tests/support/llm_server.py; no Kubernetes, no GPU
   "obedient" model's proposals are refused and recorded;
 - the model name and context length come from /v1/models; API keys are sent;
 - the refiner built from settings: off without a URL (LLMDisabled), runbook knowledge
-  added with or without an LLM.
+  added with or without an LLM;
+- runbook ConfigMaps are listed through the Kubernetes reader with the label selector,
+  cached for their TTL, and a failed list keeps the last copy.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from typing import Any
 import pytest
 
 from kubemedic import metrics
+from kubemedic.clients.knowledge import ConfigMapKnowledge
 from kubemedic.clients.llm import LLMClient
 from kubemedic.clients.tokenizer import load_token_counter
 from kubemedic.domain.diagnose import diagnose_bundle
@@ -709,3 +712,57 @@ def test_settings_wire_the_client(server: FakeVLLM, tokenizer_dir: Path) -> None
     _, report = refine_one(refiner, bundle, spec(description="ticket ACME-123456"))
     assert report is not None and report.reason == "LLMAnswered"
     assert b"ACME-123456" not in server.raw_requests()
+
+
+class FakeReader:
+    """Answers ConfigMap lists like KubeReader.list, or fails."""
+
+    def __init__(self, items: list[dict[str, Any]]) -> None:
+        self.items = items
+        self.calls: list[tuple[str, str | None]] = []
+        self.fail = False
+
+    def list(
+        self, path: str, *, label_selector: str | None = None, **_: Any
+    ) -> list[dict[str, Any]]:
+        self.calls.append((path, label_selector))
+        if self.fail:
+            msg = "API server unavailable"
+            raise ConnectionError(msg)
+        return self.items
+
+
+def test_runbook_configmaps_are_read_cached_and_kept_on_failure() -> None:
+    configmap = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "runbook-memory",
+            "namespace": "kubemedic",
+            "labels": {"kubemedic.dev/runbook": "true"},
+            "annotations": {"kubemedic.dev/categories": "OOMKilled"},
+        },
+        "data": {"oom.md": "# OOM\nRaise the JVM's MaxRAMPercentage."},
+    }
+    reader = FakeReader([configmap])
+    clock = FakeClock()
+    source = ConfigMapKnowledge(reader, namespace="kubemedic", ttl_seconds=60, clock=clock)
+
+    async def main() -> list[tuple[str, ...]]:
+        names = [tuple(d.name for d in await source.documents())]
+        names.append(tuple(d.name for d in await source.documents()))  # cached
+        clock.now += 61
+        reader.fail = True
+        names.append(tuple(d.name for d in await source.documents()))  # failed: last copy
+        return names
+
+    assert asyncio.run(main()) == [("runbook-memory/oom.md",)] * 3
+    assert (
+        reader.calls
+        == [("/api/v1/namespaces/kubemedic/configmaps", "kubemedic.dev/runbook=true")] * 2
+    )
+    refiner = LLMRefiner(client=None, knowledge=source)
+    reader.fail = False
+    clock.now += 61
+    diagnosis, _ = refine_one(refiner, load_scenario(OOM_SCENARIO))
+    assert "MaxRAMPercentage" in diagnosis.runbook

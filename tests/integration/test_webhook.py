@@ -127,7 +127,8 @@ def test_pods_crash_looping_open_one_diagnosed_incident_for_their_deployment(
             (p := core.list_namespaced_pod(namespace, label_selector="app=web").items)
             and len(p) == 2
             and all(
-                (s.restart_count or 0) >= 1 for x in p for s in x.status.container_statuses or []
+                any((s.restart_count or 0) >= 1 for s in x.status.container_statuses or [])
+                for x in p
             )
             and p
         ),
@@ -184,7 +185,7 @@ def test_pods_crash_looping_open_one_diagnosed_incident_for_their_deployment(
         custom, namespace, name, alert_op, lambda o: (o.get("status") or {}).get("diagnosis"),
         "diagnosed",
     )  # fmt: skip
-    assert diagnosed["status"]["diagnosis"]["category"] == "CrashLoop"
+    assert diagnosed["status"]["diagnosis"]["category"] == "CrashLoop", diagnosed["status"]
     metrics = condition(diagnosed, "MetricsCollected")
     assert metrics is not None, diagnosed["status"]["conditions"]
     assert (metrics["status"], metrics["reason"]) == ("False", "PrometheusUnavailable")

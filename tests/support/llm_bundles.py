@@ -90,6 +90,7 @@ def fifty_megabytes_of_logs(bundle: IncidentBundle) -> IncidentBundle:
     logs: list[ContainerLog] = []
     for pod in pod_names(bundle):
         body = block[: MAX_LOG_CHARS - len(PLANTED_ERROR) - len(NEWEST_LINE) - 4]
+        body = body[: body.rindex("\n") + 1]
         cut = body.index("\n", len(body) // 10) + 1
         text = body[:cut] + PLANTED_ERROR + "\n" + body[cut:] + NEWEST_LINE + "\n"
         logs.append(ContainerLog(namespace="shop", pod=pod, container="app", text=text))

@@ -449,6 +449,14 @@ def test_window_reaches_back_from_the_alert_start() -> None:
     assert window.step_seconds == 20  # 40 minutes in at most 120 points
     short = promql.query_window(now=T0, alert_start=None, lookback=timedelta(minutes=1))
     assert short.step_seconds == promql.MIN_STEP_SECONDS
+    # `end` is an evaluated point: start + k * step lands on it exactly.
+    odd = promql.query_window(
+        now=T0 + timedelta(seconds=7, microseconds=5), alert_start=T0 - timedelta(seconds=1001),
+        lookback=timedelta(0),
+    )  # fmt: skip
+    assert odd.end == T0 + timedelta(seconds=7)
+    assert (odd.end - odd.start).total_seconds() % odd.step_seconds == 0
+    assert odd.start <= T0 - timedelta(seconds=1001)
 
 
 def test_working_set_results_size_the_oom_memory_limit() -> None:

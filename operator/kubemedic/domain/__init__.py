@@ -9,4 +9,9 @@ tests are tables of realistic Kubernetes objects.
 - :mod:`kubemedic.domain.analyzers` holds one analyzer per failure mode.
 - :mod:`kubemedic.domain.diagnose` picks the best finding and builds the Diagnosis.
 - :mod:`kubemedic.domain.runbook` renders the human-readable markdown runbook.
+- :mod:`kubemedic.domain.redaction` removes secrets from everything sent to an LLM.
+- :mod:`kubemedic.domain.knowledge` ranks runbook documents for an incident (BM25).
+- :mod:`kubemedic.domain.prompt` builds the LLM prompt: a cacheable static prefix, then
+  the incident's evidence within token budgets.
+- :mod:`kubemedic.domain.llm_output` defines, validates and combines the LLM's answer.
 """

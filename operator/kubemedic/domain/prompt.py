@@ -45,7 +45,7 @@ import itertools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Final, TypedDict
+from typing import Any, Final, Protocol, TypedDict
 
 from kubemedic.domain import view
 from kubemedic.domain.analyzers import ACTION_RISKS
@@ -441,7 +441,9 @@ def _summary_form(obj: Mapping[str, Any]) -> dict[str, Any]:
         {k: c[k] for k in ("name", "image", "resources") if k in c}
         for c in view.pod_spec_containers(pod_spec)
     ]
-    brief = {k: spec[k] for k in ("replicas", "nodeName", "unschedulable") if k in spec}
+    brief: dict[str, Any] = {
+        k: spec[k] for k in ("replicas", "nodeName", "unschedulable") if k in spec
+    }
     if containers:
         brief["containers"] = containers
     return {
@@ -457,6 +459,37 @@ def _summary_form(obj: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+class Redacts(Protocol):
+    """What the sections need of a redactor."""
+
+    def redact_text(self, text: str) -> str: ...
+
+    def redact_object(self, obj: Any) -> Any: ...
+
+
+class _Memo:
+    """A redactor that remembers its results for the duration of one prompt build."""
+
+    def __init__(self, inner: Redactor) -> None:
+        self.inner = inner
+        self._texts: dict[str, str] = {}
+        self._objects: dict[int, tuple[Any, Any]] = {}
+
+    def redact_text(self, text: str) -> str:
+        found = self._texts.get(text)
+        if found is None:
+            found = self._texts[text] = self.inner.redact_text(text)
+        return found
+
+    def redact_object(self, obj: Any) -> Any:
+        # NB: keyed by identity (and the object kept alive with its result): bundle objects
+        # are not changed while a prompt is built.
+        found = self._objects.get(id(obj))
+        if found is None:
+            found = self._objects[id(obj)] = (obj, self.inner.redact_object(obj))
+        return found[1]
+
+
 @dataclasses.dataclass
 class _Section:
     value: Any
@@ -470,7 +503,7 @@ def _measure(counter: TokenCounter, value: Any) -> int:
 
 
 def objects_section(
-    index: view.BundleView, *, redactor: Redactor, counter: TokenCounter, budget: int
+    index: view.BundleView, *, redactor: Redacts, counter: TokenCounter, budget: int
 ) -> _Section:
     entries: list[dict[str, Any]] = []
     omitted: list[str] = []
@@ -529,7 +562,7 @@ def _event_time(obj: Mapping[str, Any]) -> str:
 
 
 def events_section(
-    bundle: IncidentBundle, *, redactor: Redactor, counter: TokenCounter, budget: int
+    bundle: IncidentBundle, *, redactor: Redacts, counter: TokenCounter, budget: int
 ) -> _Section:
     merged: dict[tuple[str, str, str], tuple[view.EventInfo, str]] = {}
     for obj in bundle.objects:
@@ -585,35 +618,61 @@ def select_log_lines(
     Error lines (newest first) get up to ``error_share`` of the budget, the newest lines the
     rest; the result keeps log order, with ``… N lines omitted …`` where lines were cut.
     """
-    raw_lines = text.splitlines()
-    lines: list[str] = []
-    for line in raw_lines:
-        clipped = line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + TRUNCATED
-        if lines and (lines[-1] == clipped or lines[-1].startswith(clipped + " [repeated ")):
-            base = clipped
-            times = 2
-            if lines[-1] != clipped:
-                times = int(lines[-1].rsplit("[repeated ", 1)[1].split(" ", 1)[0]) + 1
-            lines[-1] = f"{base} [repeated {times} times]"
-            continue
-        lines.append(clipped)
+    prepared = _prepare_log(text)
+    lines, errors, raw_count = prepared.lines, prepared.errors, prepared.raw_count
     if max_tokens <= 0 or not lines:
-        return "", len(raw_lines)
-    joined = "\n".join(lines)
-    total = count_tokens(counter, joined)
-    if total <= max_tokens:
-        return joined, len(raw_lines) - _line_total(lines)
-    chars_per_token = len(joined) / max(total, 1)
+        return "", raw_count
+    joined = prepared.joined
+    # NB: a log far larger than the budget is not tokenized whole: its density is measured
+    # on its newest 8 KiB.
+    if len(joined) <= max_tokens * MAX_CHARS_PER_TOKEN:
+        total = count_tokens(counter, joined)
+        if total <= max_tokens:
+            return joined, raw_count - _line_total(lines)
+        chars_per_token = len(joined) / max(total, 1)
+    else:
+        sample = joined[-8192:]
+        chars_per_token = len(sample) / max(count_tokens(counter, sample), 1)
     char_budget = max_tokens * chars_per_token
-    errors = error_lines(lines)
     for _ in range(6):
         chosen = _choose_lines(lines, errors, char_budget=char_budget, error_share=error_share)
         rendered = _render_lines(lines, chosen)
         used = count_tokens(counter, rendered)
         if used <= max_tokens:
-            return rendered, len(raw_lines) - _line_total([lines[i] for i in chosen])
+            return rendered, raw_count - _line_total([lines[i] for i in chosen])
         char_budget *= max_tokens / used * 0.9
-    return "", len(raw_lines)
+    return "", raw_count
+
+
+@dataclasses.dataclass(frozen=True)
+class _PreparedLog:
+    lines: tuple[str, ...]
+    errors: tuple[int, ...]
+    raw_count: int
+    joined: str
+
+
+@functools.lru_cache(maxsize=16)
+def _prepare_log(text: str) -> _PreparedLog:
+    """Lines clipped, consecutive repeats collapsed, error lines found: once per text (the
+    same log is fitted to several budgets while a prompt is built)."""
+    raw_lines = text.splitlines()
+    lines: list[str] = []
+    for line in raw_lines:
+        clipped = line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + TRUNCATED
+        if lines and (lines[-1] == clipped or lines[-1].startswith(clipped + " [repeated ")):
+            times = 2
+            if lines[-1] != clipped:
+                times = int(lines[-1].rsplit("[repeated ", 1)[1].split(" ", 1)[0]) + 1
+            lines[-1] = f"{clipped} [repeated {times} times]"
+            continue
+        lines.append(clipped)
+    return _PreparedLog(
+        lines=tuple(lines),
+        errors=tuple(error_lines(lines)),
+        raw_count=len(raw_lines),
+        joined="\n".join(lines),
+    )
 
 
 def error_lines(lines: Sequence[str]) -> list[int]:
@@ -643,14 +702,21 @@ def _choose_lines(
 ) -> list[int]:
     chosen: set[int] = set()
     used = 0.0
+    # The last line first: what the container said last.
+    last = len(lines) - 1
+    if len(lines[last]) + 1 <= char_budget / 2:
+        chosen.add(last)
+        used += len(lines[last]) + 1
+    newest_error = True
     for i in reversed(errors):
         cost = len(lines[i]) + 1
         # NB: the newest error line is kept even beyond the error share, if it fits at all:
         # a crash's one panic line matters more than the lines around it.
         fits = used + cost <= char_budget * error_share or (
-            not chosen and cost <= char_budget * 0.75
+            newest_error and used + cost <= char_budget * 0.8
         )
-        if fits:
+        newest_error = False
+        if fits and i not in chosen:
             chosen.add(i)
             used += cost
     for i in range(len(lines) - 1, -1, -1):
@@ -705,7 +771,7 @@ def ordered_logs(index: view.BundleView, logs: Sequence[ContainerLog]) -> list[C
 def logs_section(
     index: view.BundleView,
     *,
-    redactor: Redactor,
+    redactor: Redacts,
     counter: TokenCounter,
     budget: int,
     max_logs: int,
@@ -724,7 +790,12 @@ def logs_section(
         # as escapes.
         return count_tokens(counter, json.dumps(text, ensure_ascii=False)[1:-1])
 
-    weights = [2.0 if log.previous else 1.0 for log in chosen]
+    in_scope = {(view.namespace_of(p), view.name_of(p)) for p in index.scope_pods()}
+    # NB: a crashed container's previous log weighs most, other pods' logs least.
+    weights = [
+        (2.0 if log.previous else 1.0) * (1.0 if (log.namespace, log.pod) in in_scope else 0.25)
+        for log in chosen
+    ]
     overhead = [
         _measure(
             counter,
@@ -792,7 +863,7 @@ def _fit_list(
 
 
 def alerts_section(
-    bundle: IncidentBundle, *, redactor: Redactor, counter: TokenCounter, budget: int
+    bundle: IncidentBundle, *, redactor: Redacts, counter: TokenCounter, budget: int
 ) -> _Section:
     items = [
         {
@@ -830,7 +901,7 @@ def _is_number(value: object) -> bool:
 
 
 def metrics_section(
-    bundle: IncidentBundle, *, redactor: Redactor, counter: TokenCounter, budget: int
+    bundle: IncidentBundle, *, redactor: Redacts, counter: TokenCounter, budget: int
 ) -> _Section:
     items = [
         {
@@ -848,7 +919,7 @@ def incident_section(
     bundle: IncidentBundle,
     spec: IncidentSpec | None,
     *,
-    redactor: Redactor,
+    redactor: Redacts,
     counter: TokenCounter,
     budget: int,
 ) -> _Section:
@@ -868,7 +939,7 @@ def incident_section(
 
 
 def rules_section(
-    rules: Diagnosis, *, redactor: Redactor, counter: TokenCounter, budget: int
+    rules: Diagnosis, *, redactor: Redacts, counter: TokenCounter, budget: int
 ) -> _Section:
     evidence = [
         {"id": f"rules:{n}", "text": redactor.redact_text(view.truncate(line, MAX_RULE_EVIDENCE))}
@@ -925,10 +996,13 @@ def build_prompt(
     chosen = select_knowledge(knowledge, counter=counter, budget=budget, redactor=redactor)
     static_prefix = build_static_prefix(chosen, redactor=redactor)
     static_tokens = count_tokens(counter, static_prefix)
-    evidence_redactor = redactor.for_bundle(bundle.objects)
+    # NB: sections are rebuilt while the document is fitted to the budget; redaction and
+    # token counts of the same inputs are computed once per prompt.
+    evidence_redactor = _Memo(redactor.for_bundle(bundle.objects))
+    counter = functools.lru_cache(maxsize=None)(counter)
     index = view.BundleView(bundle)
     # NB: the document's own keys and braces, measured once with empty sections.
-    wrapper = count_tokens(counter, evidence_message(dict.fromkeys(SECTIONS, {"items": []})))
+    wrapper = count_tokens(counter, evidence_message({key: {"items": []} for key in SECTIONS}))
     evidence_budget = budget.total_tokens - static_tokens - wrapper - TEMPLATE_OVERHEAD_TOKENS
     shrink = 0
     for _ in range(5):
@@ -977,7 +1051,7 @@ def _evidence_document(
     spec: IncidentSpec | None,
     scope: ActionScope,
     counter: TokenCounter,
-    redactor: Redactor,
+    redactor: Redacts,
     budget: PromptBudget,
     evidence_budget: int,
 ) -> tuple[dict[str, Any], set[str], dict[str, int]]:

@@ -284,12 +284,17 @@ def query_window(
     """``lookback`` before the alert started (or before now) until now.
 
     The step gives at most :data:`MAX_POINTS` points, never less than 5 seconds.
+
+    NB: a range query evaluates at ``start + k * step`` only; ``start`` is moved back so that
+    ``end`` (now, whole seconds) is one of those points — otherwise the newest samples, the
+    ones the incident is about, could fall after the last evaluated point.
     """
-    anchor = min(alert_start, now) if alert_start is not None else now
-    start = anchor - lookback
-    seconds = max((now - start).total_seconds(), 1.0)
+    end = now.replace(microsecond=0)
+    anchor = min(alert_start, end) if alert_start is not None else end
+    seconds = max((end - (anchor - lookback)).total_seconds(), 1.0)
     step = max(MIN_STEP_SECONDS, math.ceil(seconds / MAX_POINTS))
-    return Window(start=start, end=now, step_seconds=step)
+    points = math.ceil(seconds / step)
+    return Window(start=end - timedelta(seconds=points * step), end=end, step_seconds=step)
 
 
 def pods_of(objects: Iterable[Mapping[str, object]]) -> list[str]:

@@ -32,6 +32,7 @@ seconds.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
@@ -128,7 +129,8 @@ BUILTIN_RULES: Final[tuple[Rule, ...]] = (
         "private-key",
         re.compile(r"-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"),
         guards=("private key-----",),
-        replacer=lambda text, marker: _redact_headless_keys(text, marker),
+        # NB: a lambda, as the function is defined further down.
+        replacer=lambda text, marker: _redact_headless_keys(text, marker),  # noqa: PLW0108
     ),
     Rule(
         "jwt",
@@ -240,7 +242,7 @@ def _redact_headless_keys(text: str, marker: str) -> str:
                 if run - 2 >= last and text[run - 2 : run] in ("\\n", "\\r"):
                     break  # the 'n' of an escaped line break, not base64
                 run -= 1
-            if sep - run < 8 or sep == pos and pos != match.start():
+            if sep - run < 8 or (sep == pos and pos != match.start()):
                 break
             pos = run
         out += [text[last:pos], marker]
@@ -306,11 +308,25 @@ class Redactor:
         if not text:
             return text
         lowered = text.lower()
+        guard, unguarded_min = self._prefilter
+        if len(text) < unguarded_min and guard.search(lowered) is None:
+            # NB: most strings of a Kubernetes object (names, labels, reasons) can match no
+            # rule; one combined test of every guard skips them.
+            return text
         for rule in self.rules:
             redacted = rule.apply(text, lowered)
             if redacted is not text:
                 text, lowered = redacted, redacted.lower()
         return text
+
+    @functools.cached_property
+    def _prefilter(self) -> tuple[re.Pattern[str], int]:
+        """One pattern of every rule's guards, and the shortest text an unguarded rule (the
+        high-entropy one, user patterns) could match in."""
+        guards = sorted({g for rule in self.rules for g in rule.guards})
+        unguarded = [rule.min_length for rule in self.rules if not rule.guards]
+        pattern = re.compile("|".join(re.escape(g) for g in guards) or r"(?!)")
+        return pattern, min(unguarded, default=1 << 30)
 
     def redact_object(self, obj: Any) -> Any:
         """A redacted deep copy of a Kubernetes object (or any JSON value); the input is kept."""

@@ -27,7 +27,9 @@ from kubemedic.constants import API_GROUP, API_VERSION, INCIDENT_PLURAL
 from kubemedic.domain.lifecycle import status_patch
 from kubemedic.handlers import remediation
 from kubemedic.models.conditions import ConditionStatus, ConditionType, find_condition
+from kubemedic.models.diagnosis import Category, Diagnosis
 from kubemedic.models.incident import IncidentSpec, IncidentStatus, Phase
+from kubemedic.models.remediation import TERMINAL_STATES
 from kubemedic.service.diagnosis import diagnose_incident
 from kubemedic.service.notifications import notify_transition
 from kubemedic.service.remediation import needs_remediation
@@ -39,6 +41,10 @@ RESOURCE = (API_GROUP, API_VERSION, INCIDENT_PLURAL)
 #: How often to look again for a target that does not exist (yet).
 MISSING_TARGET_RETRY_SECONDS: Final = 10.0
 FINISHED: Final = frozenset({Phase.RESOLVED, Phase.FAILED})
+#: An Unknown diagnosis is tried again this often while the Incident is young: an Incident
+#: (or an alert) often arrives before the failure shows in the pods' statuses.
+UNKNOWN_RETRY_SECONDS: Final = 15.0
+UNKNOWN_RETRY_WINDOW_SECONDS: Final = 600.0
 
 Key = tuple[str, str]
 
@@ -58,6 +64,17 @@ def incident_index(
     return {(namespace, name): body}
 
 
+def _young_unknown(current: IncidentStatus, now: datetime) -> bool:
+    if current.diagnosis is None or current.diagnosis.category is not Category.UNKNOWN:
+        return False
+    if current.detected_time is None or current.diagnosed_time is None:
+        return False
+    if any(r.state not in TERMINAL_STATES for r in current.actions):
+        return False
+    young = (now - current.detected_time).total_seconds() < UNKNOWN_RETRY_WINDOW_SECONDS
+    return young and (now - current.diagnosed_time).total_seconds() >= UNKNOWN_RETRY_SECONDS
+
+
 def is_open(spec: Any, status: Any) -> bool:
     """Whether an Incident has anything left for the operator to do."""
     try:
@@ -65,6 +82,8 @@ def is_open(spec: Any, status: Any) -> bool:
         if current.phase in FINISHED:
             return False
         if current.phase is Phase.ESCALATED:
+            if _young_unknown(current, datetime.now(UTC)):
+                return True
             return needs_remediation(current, IncidentSpec.model_validate(dict(spec or {})))
     except ValueError:
         return False
@@ -78,7 +97,7 @@ def needs_diagnosis(
     found = find_condition(current.conditions, ConditionType.TARGET_FOUND)
     if found is not None and found.status is ConditionStatus.FALSE:
         return last_target_check is None or now - last_target_check >= MISSING_TARGET_RETRY_SECONDS
-    if current.diagnosis is None:
+    if current.diagnosis is None or _young_unknown(current, datetime.now(UTC)):
         return True
     diagnosed = find_condition(current.conditions, ConditionType.DIAGNOSED)
     return (
@@ -159,6 +178,16 @@ class IncidentLoop:
         await remediation.advance(body=body, memo=self.memo)
 
 
+def _still_unknown(before: IncidentStatus, diagnosis: Diagnosis | None) -> bool:
+    return (
+        before.phase is Phase.ESCALATED
+        and before.diagnosis is not None
+        and before.diagnosis.category is Category.UNKNOWN
+        and diagnosis is not None
+        and diagnosis.category is Category.UNKNOWN
+    )
+
+
 async def diagnose(*, body: kopf.Body, status: IncidentStatus, memo: kopf.Memo) -> None:
     """Diagnose one Incident and write its status (optimistic concurrency)."""
     try:
@@ -180,6 +209,20 @@ async def diagnose(*, body: kopf.Body, status: IncidentStatus, memo: kopf.Memo) 
         incident_namespace=str(body.metadata.namespace),
         generation=body.metadata.get("generation"),
     )
+    if _still_unknown(status, outcome.diagnosis):
+        # NB: a young Unknown Incident is looked at again; while nothing new shows, only
+        # the time of the look is recorded (no history, Event or notification each time).
+        quiet = status.model_copy(
+            update={"diagnosed_time": datetime.now(UTC).replace(microsecond=0)}
+        )
+        await asyncio.to_thread(
+            memo["remediation_deps"].remediator.write_incident_status,
+            str(body.metadata.namespace),
+            str(body.metadata.name),
+            status=status_patch(quiet),
+            resource_version=str(body.metadata.get("resourceVersion")),
+        )
+        return
     settings: OperatorSettings = memo["settings"]
     new_status = await notify_transition(
         memo.get("notifier"),

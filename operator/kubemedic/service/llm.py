@@ -26,6 +26,7 @@ undiagnosed because the LLM is down.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import time
@@ -121,7 +122,9 @@ class LLMRefiner:
         self.client = client
         self.knowledge = knowledge
         self.redactor = redactor or Redactor()
-        self.counter = counter
+        # NB: the static prefix and the knowledge documents are the same text for every
+        # incident; their token counts are remembered.
+        self.counter = functools.lru_cache(maxsize=256)(counter) if counter else None
         self.options = options or RefinerOptions()
         self._chars_per_token: float | None = None
 

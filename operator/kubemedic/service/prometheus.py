@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from kubemedic import metrics
@@ -142,3 +142,29 @@ def build_enrichers(settings: OperatorSettings) -> tuple[BundleEnricher, ...]:
             )
         )
     return tuple(enrichers)
+
+
+def enrich_bundle(
+    bundle: IncidentBundle,
+    *,
+    spec: IncidentSpec,
+    settings: OperatorSettings,
+    now: datetime | None = None,
+) -> tuple[IncidentBundle, list[StageReport]]:
+    """Run the enrichers the settings configure, as the operator does before diagnosing.
+
+    For ``kubemedic bundle``: with ``KUBEMEDIC_PROMETHEUS_URL`` set, the file then holds the
+    same metrics the operator's diagnosis read, so it reproduces that diagnosis.
+    """
+
+    async def run() -> tuple[IncidentBundle, list[StageReport]]:
+        enriched, reports = bundle, []
+        for enricher in build_enrichers(settings):
+            enriched, report = await enricher.enrich(
+                enriched, spec=spec, now=now or datetime.now(UTC)
+            )
+            if report is not None:
+                reports.append(report)
+        return enriched, reports
+
+    return asyncio.run(run())
