@@ -288,7 +288,7 @@ def e2e(
         "total": [],
     }
     with (
-        webhook_operator(cluster, workdir / "e2e-op") as op,
+        webhook_operator(cluster, workdir / "e2e-op", namespaces=["bench-e2e-*"]) as op,
         running_monitoring(workdir / "monitoring") as mon,
     ):
         am = mon.start_alertmanager(webhook_url=op.webhook_url, token_file=op.token_file)
@@ -445,6 +445,8 @@ def main() -> int:
             "machine": f"{_cpus()} CPUs (shared)",
         }
         results |= ingestion(cluster, workdir, custom, args)
+        RESULT.parent.mkdir(parents=True, exist_ok=True)
+        RESULT.write_text(json.dumps(results, indent=2) + "\n")  # kept if the e2e part fails
         if args.e2e_runs:
             results["end_to_end"] = e2e(cluster, workdir, api, custom, args.e2e_runs)
         if args.cluster_dir:  # leave a reused cluster as it was found

@@ -272,14 +272,6 @@ def test_micro_time_format(moment: datetime, expected: str) -> None:
     assert MICRO_TIME.match(micro_time(moment))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: micro_time formats the wall time of an aware datetime and appends 'Z' without "
-        "converting to UTC, so a non-UTC `now` writes a renewTime off by its offset "
-        "(latent: clients/leader.py passes datetime.now(UTC) today)"
-    ),
-)
 def test_micro_time_of_a_non_utc_moment_is_in_utc() -> None:
     berlin = timezone(timedelta(hours=1))
 

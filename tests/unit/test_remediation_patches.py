@@ -243,24 +243,25 @@ ESCALATE = Action(
 
 KEY = idempotency_key(INCIDENT_UID, SET_MEMORY.id)
 
+
 def revision_3_template() -> dict[str, Any]:
     """The template of revision 3, as its ReplicaSet carries it (with the hash label)."""
     return {
-    "metadata": {"labels": {**LABELS, "pod-template-hash": "5c7d9f8b6"}},
-    "spec": {
-        "containers": [
-            {
-                "name": "app",
-                "image": "registry.example.com/shop/checkout:4.1.0",
-                "resources": {
-                    "limits": {"memory": "512Mi"},
-                    "requests": {"cpu": "250m", "memory": "256Mi"},
-                },
-            }
-        ],
-        "restartPolicy": "Always",
-    },
-}
+        "metadata": {"labels": {**LABELS, "pod-template-hash": "5c7d9f8b6"}},
+        "spec": {
+            "containers": [
+                {
+                    "name": "app",
+                    "image": "registry.example.com/shop/checkout:4.1.0",
+                    "resources": {
+                        "limits": {"memory": "512Mi"},
+                        "requests": {"cpu": "250m", "memory": "256Mi"},
+                    },
+                }
+            ],
+            "restartPolicy": "Always",
+        },
+    }
 
 
 def plan_for(action: Action, live: dict[str, Any], **kwargs: Any) -> PatchPlan:
@@ -423,14 +424,6 @@ def test_markers_older_than_a_day_are_pruned_and_newer_ones_kept() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: build_patch raises TypeError when a kubemedic marker holds a time without a UTC "
-        "offset: _marker_ops subtracts the parsed naive datetime from the aware `now` outside "
-        "its try block, so one odd annotation blocks every later action on the object"
-    ),
-)
 def test_a_marker_with_a_naive_time_does_not_block_new_actions() -> None:
     odd = f"{MARKER_PREFIX}0123456789abcdef"
     live = deployment(
@@ -503,9 +496,11 @@ def test_the_patch_does_not_change_the_live_object() -> None:
 
     for action in WORKLOAD_ACTIONS:
         plan_for(action, live)
-    plan_for(ROLLBACK, live, rollback_template=REVISION_3_TEMPLATE)
+    template = revision_3_template()
+    plan_for(ROLLBACK, live, rollback_template=template)
 
     assert live == before
+    assert template == revision_3_template()
 
 
 # --- build_patch: each action type -----------------------------------------------------------
@@ -652,7 +647,7 @@ def test_set_resources_refuses_a_container_that_is_not_in_the_template() -> None
 
 def test_rollback_rollout_replaces_the_template_without_the_hash_label() -> None:
     live = annotated_deployment()
-    template = copy.deepcopy(REVISION_3_TEMPLATE)
+    template = revision_3_template()
 
     plan = plan_for(ROLLBACK, live, rollback_template=template)
     patched = apply(live, plan.ops)
@@ -660,9 +655,9 @@ def test_rollback_rollout_replaces_the_template_without_the_hash_label() -> None
     assert plan.ops[1]["op"] == "replace"
     assert plan.ops[1]["path"] == "/spec/template"
     assert patched["spec"]["template"]["metadata"]["labels"] == LABELS
-    assert patched["spec"]["template"]["spec"] == REVISION_3_TEMPLATE["spec"]
+    assert patched["spec"]["template"]["spec"] == revision_3_template()["spec"]
     # The caller's template (the ReplicaSet's) is not changed.
-    assert template == REVISION_3_TEMPLATE
+    assert template == revision_3_template()
     assert plan.revert == [
         {"op": "replace", "path": "/spec/template", "value": live["spec"]["template"]}
     ]
@@ -679,7 +674,7 @@ def test_rollback_rollout_replaces_the_template_without_the_hash_label() -> None
         ),
         pytest.param(
             annotated_deployment(kind="StatefulSet"),
-            REVISION_3_TEMPLATE,
+            revision_3_template(),
             "not StatefulSet",
             id="statefulset",
         ),
@@ -756,7 +751,12 @@ WRONG_KIND: list[tuple[str, Action, dict[str, Any], str]] = [
         annotated_deployment(),
         "DeletePod needs a Pod, not Deployment",
     ),
-    ("set resources on a pod", SET_MEMORY, bare_pod(), "container 'app' is not in Pod shop/"),
+    (
+        "set resources on a pod",
+        SET_MEMORY,
+        bare_pod(),
+        "SetResources needs a Deployment, StatefulSet or DaemonSet, not Pod",
+    ),
     ("escalate applies nothing", ESCALATE, annotated_deployment(), "Escalate applies nothing"),
 ]
 
@@ -781,23 +781,7 @@ UNCHECKED_KIND: list[tuple[str, Action, dict[str, Any]]] = [
 
 @pytest.mark.parametrize(
     ("action", "live"),
-    [
-        pytest.param(
-            a,
-            live,
-            id=case,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "BUG: build_patch checks the live kind only for RestartRollout, "
-                    "RollbackRollout and DeletePod; ScaleWorkload, CordonNode and PatchHPA "
-                    "build a patch for any kind (e.g. spec.maxReplicas on a Deployment), "
-                    "unlike llm_output.ACTION_TARGET_KINDS"
-                ),
-            ),
-        )
-        for case, a, live in UNCHECKED_KIND
-    ],
+    [pytest.param(a, live, id=case) for case, a, live in UNCHECKED_KIND],
 )
 def test_actions_on_an_unsupported_kind_are_refused(action: Action, live: dict[str, Any]) -> None:
     with pytest.raises(RemediationError, match=action.type.value):
@@ -810,7 +794,7 @@ ROUND_TRIPS: list[tuple[str, Action, dict[str, Any], dict[str, Any] | None]] = [
     ("scale", SCALE, annotated_deployment(), None),
     ("set resources, container at index 1", SET_MEMORY, annotated_deployment(), None),
     ("set resources, no annotations", SET_MEMORY, deployment(), None),
-    ("rollback", ROLLBACK, annotated_deployment(), REVISION_3_TEMPLATE),
+    ("rollback", ROLLBACK, annotated_deployment(), revision_3_template()),
     ("patch hpa", PATCH_HPA, hpa(), None),
     ("patch hpa, max only", PATCH_HPA_MAX_ONLY, hpa(), None),
     ("cordon an explicitly schedulable node", CORDON, node(unschedulable=False), None),
@@ -1149,15 +1133,6 @@ def test_verify_a_rollout(
         assert message in verdict.message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: verify_action requires every pod of the newest revision to be Ready, including "
-        "terminal ones (Evicted, phase Failed) that _failing_pods already skips; such pods stay "
-        "until garbage-collected, so a healthy rollout stays Pending until the verify timeout "
-        "and is then reported failed and reverted"
-    ),
-)
 def test_an_evicted_pod_of_the_new_revision_does_not_hold_verification() -> None:
     bundle = rollout_bundle([evicted(new_pod("e5v1c")), new_pod("x7k2p"), new_pod("q9m4z")])
 

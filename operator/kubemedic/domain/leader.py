@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
@@ -90,7 +90,9 @@ def next_move(
 
 
 def micro_time(moment: datetime) -> str:
-    """A metav1.MicroTime string."""
+    """A metav1.MicroTime string (UTC; a naive moment is taken as UTC)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
     return moment.strftime(MICRO_TIME_FORMAT)
 
 

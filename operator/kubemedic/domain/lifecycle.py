@@ -30,6 +30,10 @@ from kubemedic.models.remediation import (
 )
 from kubemedic.models.target import TargetRef
 
+#: Records a new diagnosis must not cancel: the change may be on the target already, so
+#: verification (or the revert) must finish.
+_NOT_SUPERSEDED = frozenset({ActionState.APPLYING, ActionState.VERIFYING, ActionState.REVERTING})
+
 
 def bundle_digest(bundle: IncidentBundle) -> str:
     """A digest of the evidence (not of when it was collected): same evidence, same digest."""
@@ -101,7 +105,13 @@ def status_diagnosed(
         conditions,
         type=ConditionType.DIAGNOSED,
         status=ConditionStatus.TRUE,
-        reason=ConditionReason.RULE_MATCHED if matched else ConditionReason.NO_RULE_MATCHED,
+        reason=(
+            ConditionReason.NO_RULE_MATCHED
+            if not matched
+            else ConditionReason.LLM_ANSWERED
+            if diagnosis.engine == "llm"
+            else ConditionReason.RULE_MATCHED
+        ),
         message=f"{diagnosis.category.value} ({diagnosis.confidence:.0%}): {diagnosis.summary}"[
             :1024
         ],
@@ -110,9 +120,7 @@ def status_diagnosed(
     )
     superseded = [
         r
-        if r.state in TERMINAL_STATES
-        or r.state is ActionState.APPLYING
-        or r.state is ActionState.VERIFYING
+        if r.state in TERMINAL_STATES or r.state in _NOT_SUPERSEDED
         else r.model_copy(
             update={"state": ActionState.SUPERSEDED, "finished_time": now.replace(microsecond=0)}
         )

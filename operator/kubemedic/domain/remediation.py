@@ -20,7 +20,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final
 
@@ -45,6 +45,18 @@ _WAITING_FAILURES: Final = frozenset(
 )
 
 JsonPatch = list[dict[str, Any]]
+
+
+#: The kinds each action type may change (the same catalog the LLM's proposals are held to).
+ACTION_TARGET_KINDS: Final[dict[ActionType, tuple[str, ...]]] = {
+    ActionType.RESTART_ROLLOUT: ("Deployment", "StatefulSet", "DaemonSet"),
+    ActionType.ROLLBACK_ROLLOUT: ("Deployment",),
+    ActionType.SCALE_WORKLOAD: ("Deployment", "StatefulSet"),
+    ActionType.SET_RESOURCES: ("Deployment", "StatefulSet", "DaemonSet"),
+    ActionType.DELETE_POD: ("Pod",),
+    ActionType.CORDON_NODE: ("Node",),
+    ActionType.PATCH_HPA: ("HorizontalPodAutoscaler",),
+}
 
 
 class RemediationError(ValueError):
@@ -77,6 +89,12 @@ def has_marker(obj: Mapping[str, Any], key: str) -> bool:
     return marker_key(key) in view.annotations_of(obj)
 
 
+def _marker_time(value: str) -> datetime:
+    """The time in a marker's JSON; a time without an offset is taken as UTC."""
+    stamped = datetime.fromisoformat(str(json.loads(value).get("time")))
+    return stamped if stamped.tzinfo is not None else stamped.replace(tzinfo=UTC)
+
+
 def marker_times(obj: Mapping[str, Any]) -> list[datetime]:
     """When kubemedic applied actions to ``obj`` (from its markers), for rate limits."""
     times = []
@@ -84,7 +102,7 @@ def marker_times(obj: Mapping[str, Any]) -> list[datetime]:
         if not name.startswith(MARKER_PREFIX):
             continue
         try:
-            times.append(datetime.fromisoformat(str(json.loads(value).get("time"))))
+            times.append(_marker_time(value))
         except (ValueError, TypeError, AttributeError):
             continue
     return times
@@ -113,7 +131,7 @@ def _marker_ops(
     for name, old in annotations.items():
         if name.startswith(MARKER_PREFIX):
             try:
-                stamped = datetime.fromisoformat(str(json.loads(old).get("time")))
+                stamped = _marker_time(old)
             except (ValueError, TypeError, AttributeError):
                 continue
             if (now - stamped).total_seconds() > MARKER_RETENTION_HOURS * 3600:
@@ -158,6 +176,15 @@ def build_patch(
     rollback_template: Mapping[str, Any] | None = None,
 ) -> PatchPlan:
     """The JSON patch that applies ``action`` to ``live`` (with its precondition and marker)."""
+    kind = view.kind_of(live)
+    allowed = ACTION_TARGET_KINDS.get(action.type, ())
+    if not allowed:
+        raise RemediationError(f"{action.type.value} applies nothing")
+    if kind not in allowed:
+        wanted = ", ".join(allowed[:-1]) + (" or " if len(allowed) > 1 else "") + allowed[-1]
+        raise RemediationError(
+            f"{action.type.value} needs a {wanted}, not {kind or 'an object without a kind'}"
+        )
     guard = _generation_test(live)
     marker = _marker_ops(live, key=key, action=action, incident=incident, now=now)
     params = action.params
@@ -340,7 +367,7 @@ def verify_action(
         and ready is not None
         and ready >= desired
         and (updated is None or updated >= desired)
-    ) and all(view.is_pod_ready(p) for p in current_pods):
+    ) and all(view.is_pod_ready(p) for p in _live(current_pods)):
         return Verdict(
             VerdictState.PASSED,
             f"{view.cite(target)}: {ready}/{desired} replicas updated and ready",
@@ -349,6 +376,15 @@ def verify_action(
         VerdictState.PENDING,
         f"{view.cite(target)}: {ready or 0}/{desired} ready, rollout in progress",
     )
+
+
+def _live(pods: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Pods that count: not finished (Evicted, Succeeded) and not being deleted."""
+    return [
+        p
+        for p in pods
+        if not view.is_terminal_pod(p) and not view.get(p, "metadata", "deletionTimestamp")
+    ]
 
 
 def _current_pods(index: view.BundleView, target: Mapping[str, Any]) -> list[Mapping[str, Any]]:
