@@ -13,6 +13,10 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[test,lint]'
 	touch $@
 
+# openssl, Prometheus, Alertmanager (Debian packages), installed only when missing.
+system-deps:
+	hack/install-system-deps.sh
+
 # Builds (or reuses) kube-apiserver, etcd, kwok, ... in ~/.cache/kubemedic/bin/<version>.
 tools:
 	hack/build-tools.sh
@@ -30,7 +34,7 @@ chart-check: tools
 	hack/check-chart.sh
 
 # pytest exits 5 when it collected no test: that is a failure, not a pass.
-test: install tools
+test: install system-deps tools
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
@@ -38,10 +42,10 @@ test-unit: install
 	@$(PY) -m pytest tests/unit $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
-demo: install tools
+demo: install system-deps tools
 	$(PY) hack/demo.py
 
-bench: install tools
+bench: install system-deps tools
 	$(PY) bench/run_all.py
 
 cluster-up: install tools

@@ -17,6 +17,10 @@ Answers, in the order they are checked:
   and the alerts already written are deduplicated on the retry.
 - **200** with ``{"alerts": [{"fingerprint", "alertname", "status", "outcome",
   "incident", "message"}]}``: what each alert did.
+
+:func:`start_alert_ingestion` starts what the settings enable — this server and/or the
+Prometheus poller (:func:`kubemedic.service.alerts.poll_alerts`) — after checking that the
+settings can work (a port needs a readable token file; polling needs a Prometheus URL).
 """
 
 from __future__ import annotations
@@ -235,10 +239,10 @@ def check_settings(settings: OperatorSettings) -> None:
 
 async def start_alert_ingestion(settings: OperatorSettings) -> AlertIngestion | None:
     """Start what the settings enable (webhook, polling); ``None`` if neither is."""
+    check_settings(settings)
     polling = bool(settings.alert_poll_interval_seconds and settings.prometheus_url)
     if not settings.webhook_port and not polling:
         return None
-    check_settings(settings)
     api = load_api_client(settings.kubeconfig, pool_size=DEFAULT_CONCURRENCY)
     ingestion = AlertIngestion(
         ingestor=AlertIngestor(
