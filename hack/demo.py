@@ -26,12 +26,29 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from localcluster import ROOT, ClusterError, LocalCluster, WaitTimeoutError, bin_dir, wait_until
-from operator_process import OPERATOR_NAMESPACE, OperatorProcess, start_operator
+from alerting import AlertOperator, rfc3339, webhook_operator
+from localcluster import (
+    ROOT,
+    ClusterError,
+    LocalCluster,
+    WaitTimeoutError,
+    bin_dir,
+    free_port,
+    wait_until,
+)
+from monitoring import (
+    RULES_FILE,
+    Monitoring,
+    MonitoringError,
+    kwok_resource_scrape,
+    running_monitoring,
+    static_scrape,
+)
+from operator_process import OPERATOR_NAMESPACE
 
 NAMESPACE = "shop"
 FAILURE_LABEL = "sim.kubemedic.dev/failure"
@@ -97,7 +114,7 @@ class Kube:
 
 
 def deployment(
-    name: str, *, failure: str | None = None, memory: str = "128Mi", tier: str
+    name: str, *, failure: str | None = None, memory: str = "128Mi", tier: str, usage: str = "40Mi"
 ) -> dict[str, Any]:
     labels = {"app": name, **({FAILURE_LABEL: failure} if failure else {})}
     return {
@@ -108,7 +125,11 @@ def deployment(
             "replicas": 2,
             "selector": {"matchLabels": {"app": name}},
             "template": {
-                "metadata": {"labels": labels},
+                # kwok reports this as the containers' working set (container_memory_working_set_bytes)
+                "metadata": {
+                    "labels": labels,
+                    "annotations": {"kwok.x-k8s.io/usage-memory": usage},
+                },
                 "spec": {
                     "containers": [
                         {
@@ -162,6 +183,8 @@ class Scenario:
     app: str
     setup: Callable[[Kube], None]
     approve: bool = False
+    alert: bool = False
+    metrics: bool = False
 
 
 def _bad_rollout(kube: Kube) -> None:
@@ -173,7 +196,9 @@ def _bad_rollout(kube: Kube) -> None:
 
 
 def _oom(kube: Kube) -> None:
-    kube.apply(deployment("cache", failure="oomkilled", memory="96Mi", tier="backend"))
+    kube.apply(
+        deployment("cache", failure="oomkilled", memory="96Mi", tier="backend", usage="150Mi")
+    )
 
 
 def _readiness(kube: Kube) -> None:
@@ -183,16 +208,18 @@ def _readiness(kube: Kube) -> None:
 SCENARIOS = [
     Scenario(
         "bad-rollout",
-        "A bad rollout: web revision 2 crash-loops (policy auto-approves)",
+        "A bad rollout: web revision 2 crash-loops; an alert opens the Incident; policy auto-approves",
         "web",
         _bad_rollout,
+        alert=True,
     ),
     Scenario(
         "oom",
-        "An OOM-killed container: cache outgrows its memory limit (needs approval)",
+        "An OOM-killed container: cache outgrows its memory limit (Prometheus evidence; needs approval)",
         "cache",
         _oom,
         approve=True,
+        metrics=True,
     ),
     Scenario(
         "readiness",
@@ -208,24 +235,92 @@ def _parse(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
-def play(kube: Kube, scenario: Scenario, log: Path) -> dict[str, Any]:
+def crash_alert(pod: str, *, started: datetime, resolved: bool) -> dict[str, Any]:
+    """KubePodCrashLooping as Prometheus would post it to Alertmanager (deploy/prometheus rules)."""
+    now = datetime.now(UTC)
+    return {
+        "labels": {
+            "alertname": "KubePodCrashLooping",
+            "namespace": NAMESPACE,
+            "pod": pod,
+            "container": "app",
+            "severity": "critical",
+        },
+        "annotations": {
+            "summary": f"Pod {NAMESPACE}/{pod} container app is crash looping",
+            "description": "restarts keep growing (kube_pod_container_status_restarts_total)",
+        },
+        "startsAt": rfc3339(started),
+        "endsAt": rfc3339(now if resolved else now + timedelta(hours=1)),
+        "generatorURL": "http://prometheus.local/graph?g0.expr=KubePodCrashLooping",
+    }
+
+
+def open_incident(
+    kube: Kube, scenario: Scenario, monitoring: Monitoring, log: Path
+) -> tuple[str, str, datetime]:
+    """Open the Incident: through an alert (Alertmanager → webhook) or with kubectl apply."""
+    alert_started = datetime.now(UTC)
+    crashing_pod = ""
+    if scenario.alert:
+        # NB: kube-state-metrics cannot be built here, so the alert its metrics would raise in
+        # Prometheus is posted to Alertmanager's v2 API the way Prometheus posts it; from there
+        # on everything is real: Alertmanager groups and routes it to kubemedic's webhook.
+        crashing_pod = next(
+            p["metadata"]["name"]
+            for p in pods_of(kube, scenario.app)
+            if any(c.get("restartCount", 0) for c in p["status"].get("containerStatuses") or [])
+        )
+        monitoring.post_alerts([crash_alert(crashing_pod, started=alert_started, resolved=False)])
+        say(
+            f"    {BOLD}alert firing{RESET}: KubePodCrashLooping pod={crashing_pod} → Alertmanager → kubemedic webhook"
+        )
+
+        def opened() -> str | None:
+            for item in kube.get("incidents", "-n", NAMESPACE)["items"]:
+                spec = item["spec"]
+                if spec.get("source") == "Alert" and spec["target"].get("name") == scenario.app:
+                    return str(item["metadata"]["name"])
+            return None
+
+        incident = wait(
+            "Alertmanager to deliver the alert and kubemedic to open an Incident",
+            opened,
+            timeout=60,
+            log=log,
+        )
+        say(f"    Incident {NAMESPACE}/{incident} opened by the alert (source Alert)")
+    else:
+        incident = f"{scenario.app}-{scenario.name}"
+        kube.apply(
+            {
+                "apiVersion": "kubemedic.dev/v1alpha1",
+                "kind": "Incident",
+                "metadata": {"name": incident, "namespace": NAMESPACE},
+                "spec": {
+                    "target": {"kind": "Deployment", "name": scenario.app},
+                    "severity": "High",
+                    "summary": f"{scenario.app} is unhealthy",
+                },
+            }
+        )
+        say(f"    kubectl apply Incident {NAMESPACE}/{incident}")
+    return incident, crashing_pod, alert_started
+
+
+def play(kube: Kube, scenario: Scenario, log: Path, monitoring: Monitoring) -> dict[str, Any]:
     step(scenario.title)
     scenario.setup(kube)
     wait(f"{scenario.app} to fail", lambda: failing(kube, scenario.app), timeout=90)
-    incident = f"{scenario.app}-{scenario.name}"
-    kube.apply(
-        {
-            "apiVersion": "kubemedic.dev/v1alpha1",
-            "kind": "Incident",
-            "metadata": {"name": incident, "namespace": NAMESPACE},
-            "spec": {
-                "target": {"kind": "Deployment", "name": scenario.app},
-                "severity": "High",
-                "summary": f"{scenario.app} is unhealthy",
-            },
-        }
-    )
-    say(f"    kubectl apply Incident {NAMESPACE}/{incident}")
+    if scenario.metrics:
+        query = f'container_memory_working_set_bytes{{namespace="{NAMESPACE}",pod=~"{scenario.app}-.*"}}'
+        wait(
+            "Prometheus to scrape the pods' memory from the kubelets",
+            lambda: monitoring.query(query).get("result"),
+            timeout=60,
+        )
+        say(f"    Prometheus: {query} has samples; kubemedic will put them in the evidence")
+    incident, crashing_pod, alert_started = open_incident(kube, scenario, monitoring, log)
     seen: set[str] = set()
 
     def status() -> dict[str, Any]:
@@ -278,6 +373,19 @@ def play(kube: Kube, scenario: Scenario, log: Path) -> dict[str, Any]:
     if current["phase"] == "AwaitingApproval" and scenario.approve:
         say(f"    {BOLD}$ kubemedic approve {incident} -n {NAMESPACE} --by alice{RESET}")
         say(f"    {kube.kubemedic('approve', incident, '-n', NAMESPACE, '--by', 'alice')}")
+    if scenario.alert:
+        wait(
+            "the fix to be verified",
+            lambda: any(
+                a.get("state") == "Verified" for a in show_new_history().get("actions", [])
+            ),
+            timeout=120,
+            log=log,
+        )
+        monitoring.post_alerts([crash_alert(crashing_pod, started=alert_started, resolved=True)])
+        say(
+            f"    {BOLD}alert resolved{RESET}: the pods are healthy, so the alert clears (Alertmanager sends it)"
+        )
     current = wait(
         "the fix to be verified and the incident to close",
         lambda: (s := show_new_history()).get("phase") in FINAL and s,
@@ -303,16 +411,22 @@ def play(kube: Kube, scenario: Scenario, log: Path) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def replicas(cluster: LocalCluster, workdir: Path) -> Iterator[list[OperatorProcess]]:
+def replicas(
+    cluster: LocalCluster, workdir: Path, *, prometheus_url: str
+) -> Iterator[list[AlertOperator]]:
+    """Two operator replicas, leader election on one Lease, both serving the webhook."""
     env = {
         "KUBEMEDIC_LEASE_NAME": "kubemedic-demo",
         "KUBEMEDIC_VERIFY_TIMEOUT_SECONDS": "60",
         "KUBEMEDIC_REMEDIATION_INTERVAL_SECONDS": "1",
+        "KUBEMEDIC_PROMETHEUS_URL": prometheus_url,
+        "KUBEMEDIC_PROMETHEUS_LOOKBACK_SECONDS": "300",
+        "KUBEMEDIC_ALERT_COOLDOWN_SECONDS": "0",
     }
     with contextlib.ExitStack() as stack:
         ops = [
             stack.enter_context(
-                start_operator(
+                webhook_operator(
                     cluster,
                     workdir / name,
                     namespaces=[NAMESPACE],
@@ -322,6 +436,40 @@ def replicas(cluster: LocalCluster, workdir: Path) -> Iterator[list[OperatorProc
             for name in ("kubemedic-a", "kubemedic-b")
         ]
         yield ops
+
+
+def install(kube: Kube) -> None:
+    """CRDs, namespaces, and the policy that lets the frontend be fixed without a person."""
+    step("Installing the CRDs, namespaces and a RemediationPolicy")
+    kube.kubectl("apply", "-f", str(ROOT / "crds"))
+    kube.kubectl(
+        "wait",
+        "--for=condition=Established",
+        "--timeout=30s",
+        "crd/incidents.kubemedic.dev",
+        "crd/remediationpolicies.kubemedic.dev",
+    )
+    for ns in (OPERATOR_NAMESPACE, NAMESPACE):
+        kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    wait(
+        "the default ServiceAccount",
+        lambda: kube.get("sa", "default", "-n", NAMESPACE),
+        timeout=30,
+    )
+    kube.apply(
+        {
+            "apiVersion": "kubemedic.dev/v1alpha1",
+            "kind": "RemediationPolicy",
+            "metadata": {"name": "frontend-autofix", "namespace": NAMESPACE},
+            "spec": {
+                "targetSelector": {"matchLabels": {"tier": "frontend"}},
+                "allowedActions": ["RollbackRollout", "RestartRollout"],
+                "autoApproveUpTo": "Medium",
+            },
+        }
+    )
+    say("    policy frontend-autofix: tier=frontend may be rolled back/restarted without a person;")
+    say("    everything else in the namespace needs an approval (no policy covers it)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -347,62 +495,52 @@ def main(argv: list[str] | None = None) -> int:
             f"    ready in {time.monotonic() - started:.1f}s; component logs in {workdir / 'cluster' / 'logs'}"
         )
         kube = Kube(cluster)
-        step("Installing the CRDs, namespaces and a RemediationPolicy")
-        kube.kubectl("apply", "-f", str(ROOT / "crds"))
-        kube.kubectl(
-            "wait",
-            "--for=condition=Established",
-            "--timeout=30s",
-            "crd/incidents.kubemedic.dev",
-            "crd/remediationpolicies.kubemedic.dev",
-        )
-        for ns in (OPERATOR_NAMESPACE, NAMESPACE):
-            kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-        wait(
-            "the default ServiceAccount",
-            lambda: kube.get("sa", "default", "-n", NAMESPACE),
-            timeout=30,
-        )
-        kube.apply(
-            {
-                "apiVersion": "kubemedic.dev/v1alpha1",
-                "kind": "RemediationPolicy",
-                "metadata": {"name": "frontend-autofix", "namespace": NAMESPACE},
-                "spec": {
-                    "targetSelector": {"matchLabels": {"tier": "frontend"}},
-                    "allowedActions": ["RollbackRollout", "RestartRollout"],
-                    "autoApproveUpTo": "Medium",
-                },
-            }
-        )
-        say(
-            "    policy frontend-autofix: tier=frontend may be rolled back/restarted without a person;"
-        )
-        say("    everything else in the namespace needs an approval (no policy covers it)")
+        install(kube)
         step("Running two operator replicas (kubemedic run, leader election on a Lease)")
         llm = os.environ.get("KUBEMEDIC_LLM_URL")
         say(
             f"    diagnosis engine: rules{' + LLM at ' + llm if llm else ' (set KUBEMEDIC_LLM_URL to add the LLM)'}"
         )
-        with replicas(cluster, workdir) as ops:
+        prometheus_port = free_port()
+        with (
+            running_monitoring(workdir / "monitoring") as monitoring,
+            replicas(cluster, workdir, prometheus_url=f"http://127.0.0.1:{prometheus_port}") as ops,
+        ):
             leader = wait(
                 "a leader",
-                lambda: next(
-                    (
-                        r["spec"].get("holderIdentity")
-                        for r in [kube.get("lease", "kubemedic-demo", "-n", OPERATOR_NAMESPACE)]
-                        if r["spec"].get("holderIdentity")
-                    ),
-                    None,
+                lambda: kube.get("lease", "kubemedic-demo", "-n", OPERATOR_NAMESPACE)["spec"].get(
+                    "holderIdentity"
                 ),
                 timeout=30,
-                log=ops[0].log,
+                log=ops[0].process.log,
             )
-            say(f"    leader: {leader}; operator logs: {', '.join(str(op.log) for op in ops)}")
+            say(
+                f"    leader: {leader}; operator logs: {', '.join(str(op.process.log) for op in ops)}"
+            )
+            step(
+                "Starting Prometheus and Alertmanager (Debian packages, generated configs, loopback)"
+            )
+            alertmanager = monitoring.start_alertmanager(
+                webhook_url=ops[0].webhook_url, token_file=ops[0].token_file
+            )
+            prometheus = monitoring.start_prometheus(
+                port=prometheus_port,
+                scrape_configs=[kwok_resource_scrape(cluster)]
+                + [
+                    static_scrape(f"kubemedic-{i}", f"127.0.0.1:{op.process.metrics_port}")
+                    for i, op in enumerate(ops)
+                ],
+                rule_files=[RULES_FILE],
+                alertmanager=alertmanager,
+            )
+            say(
+                f"    Prometheus {prometheus} (kwok's kubelet metrics, kubemedic's own); Alertmanager {alertmanager}"
+            )
+            say(f"    Alertmanager routes every alert to {ops[0].webhook_url} with a bearer token")
             for scenario in SCENARIOS:
                 if args.scenario and scenario.name != args.scenario:
                     continue
-                results.append(play(kube, scenario, ops[0].log))
+                results.append(play(kube, scenario, ops[0].process.log, monitoring))
             step("Summary")
             for result in results:
                 mttr = (
@@ -421,7 +559,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         say("\ninterrupted: tearing down")
         return 130
-    except (DemoError, ClusterError) as exc:
+    except (DemoError, ClusterError, MonitoringError) as exc:
         say(f"\ndemo failed: {exc}")
         return 1
     finally:
