@@ -105,12 +105,17 @@ class LeaderElector:
 
     def _observe(self, lease: dict[str, Any] | None) -> None:
         record = election.LeaseRecord.from_lease(lease)
+        version = str((lease or {}).get("metadata", {}).get("resourceVersion") or "")
         with self._lock:
+            if lease and _older(version, self._resource_version):
+                # NB: a watch event can arrive after our own write returned a newer version;
+                # taking it would make the next renewal conflict (409) for nothing.
+                return
             if record != self._record:
                 self._record = record
                 self._observed_at = time.monotonic()
             if lease:
-                self._resource_version = str(lease.get("metadata", {}).get("resourceVersion") or "")
+                self._resource_version = version
 
     # -- API calls -------------------------------------------------------------------------
 
@@ -258,6 +263,8 @@ class LeaderElector:
             while not stop.is_set():
                 try:
                     await asyncio.to_thread(self.try_acquire_or_renew)
+                except ApiException as exc:
+                    logger.error("leader election step failed: %s", self._explain(exc))
                 except Exception as exc:  # noqa: BLE001 - API down: keep trying; is_leader lapses
                     logger.warning("leader election step failed: %r", exc)
                 self.is_leader  # noqa: B018 - re-checks the renew deadline, logs a lost lead
@@ -267,6 +274,22 @@ class LeaderElector:
                     await asyncio.wait_for(_first(self._wake.wait(), stop.wait()), timeout=timeout)
         finally:
             await asyncio.to_thread(self.release)
+
+    def _explain(self, exc: ApiException) -> str:
+        """A message a person can act on for the API errors a misconfiguration causes."""
+        where = f"Lease {self.namespace}/{self.name}"
+        if exc.status == 404:
+            return (
+                f"namespace '{self.namespace}' does not exist, so the {where} cannot be created: create "
+                "the namespace, set KUBEMEDIC_OPERATOR_NAMESPACE (or KUBEMEDIC_LEASE_NAMESPACE), or run "
+                "a single replica with KUBEMEDIC_LEADER_ELECTION=false; until then this replica never acts"
+            )
+        if exc.status == 403:
+            return (
+                f"forbidden to read or write the {where}: grant get/create/update on "
+                "coordination.k8s.io leases in that namespace (the Helm chart's Role does)"
+            )
+        return f"HTTP {exc.status} on the {where}: {exc.reason}"
 
     def _sleep_seconds(self) -> float:
         retry = self.timings.retry_period.total_seconds()
@@ -316,6 +339,13 @@ async def _first(*waits: Any) -> None:
     finally:
         for task in tasks:
             task.cancel()
+
+
+def _older(version: str, than: str | None) -> bool:
+    """Whether ``version`` precedes ``than`` (etcd's versions are integers; else: unknown)."""
+    if not than or not version.isdigit() or not than.isdigit():
+        return False
+    return int(version) < int(than)
 
 
 def _seconds(value: float) -> timedelta:

@@ -145,6 +145,28 @@ class _Ctx:
     ) -> None:
         self.events.append(EventSpec(type_, reason, message[:1024], on_target))
 
+    def announce(
+        self,
+        step: str,
+        message: str,
+        *,
+        condition: tuple[str, ConditionStatus, str] | None = None,
+        escalate: str | None = None,
+        warning: bool = False,
+        action_id: str | None = None,
+    ) -> None:
+        """One step, told everywhere: a condition (same message), a history entry and an Event
+        with the step as reason; ``escalate`` also hands the Incident to a person."""
+        if condition is not None:
+            self.condition(condition[0], condition[1], condition[2], message)
+        if escalate is not None:
+            self.phase(Phase.ESCALATED)
+            self.condition(
+                ConditionType.RESOLVED, ConditionStatus.FALSE, ConditionReason.ESCALATED, escalate
+            )
+        self.history(step, message, action_id)
+        self.event("Warning" if warning else "Normal", step, message)
+
     def write(self) -> None:
         """Persist the status; ConflictError if someone else wrote first (nothing is lost)."""
         if not self.deps.is_leader():
@@ -257,26 +279,16 @@ def _decision_inputs(
 def _decide_primary(ctx: _Ctx) -> None:
     actionable = _actionable(ctx.status)
     if not actionable:
-        ctx.phase(Phase.ESCALATED)
-        ctx.condition(
-            ConditionType.APPROVED,
-            ConditionStatus.FALSE,
-            ConditionReason.NOTHING_TO_APPROVE,
-            "no action kubemedic could apply was proposed; a person must act (see the runbook)",
-        )
-        ctx.condition(
-            ConditionType.RESOLVED,
-            ConditionStatus.FALSE,
-            ConditionReason.ESCALATED,
-            "escalated to a person",
-        )
-        ctx.history(
-            "Escalated", "nothing kubemedic can apply; escalated to a person (see the runbook)"
-        )
-        ctx.event(
-            "Warning",
+        ctx.announce(
             "Escalated",
-            "No automatic remediation applies; a person must act (see the runbook).",
+            "nothing kubemedic can apply was proposed; a person must act (see the runbook)",
+            condition=(
+                ConditionType.APPROVED,
+                ConditionStatus.FALSE,
+                ConditionReason.NOTHING_TO_APPROVE,
+            ),
+            escalate="escalated to a person",
+            warning=True,
         )
         metrics.ACTIONS.labels(type="Escalate", outcome="escalated").inc()
         ctx.write()
@@ -293,35 +305,31 @@ def _decide_primary(ctx: _Ctx) -> None:
         ),
         target_fingerprint=ctx.status.target_fingerprint,
     )
-    describe = (
-        f"{proposed.type.value} {proposed.target.kind}/{proposed.target.name} [{proposed.id}]"
-    )
+    describe = _describe(action, proposed.id)
     via = f" (policy {decision.policy})" if decision.policy else ""
     if decision.outcome is DecisionOutcome.AUTO_APPROVED:
         ctx.record(record.model_copy(update={"state": ActionState.APPROVED}))
         ctx.phase(Phase.REMEDIATING)
-        ctx.condition(
-            ConditionType.APPROVED,
-            ConditionStatus.TRUE,
-            ConditionReason.AUTO_APPROVED,
+        ctx.announce(
+            "AutoApproved",
             f"{describe} auto-approved{via}: {decision.rule}",
+            condition=(ConditionType.APPROVED, ConditionStatus.TRUE, ConditionReason.AUTO_APPROVED),
+            action_id=proposed.id,
         )
-        ctx.history("AutoApproved", f"{describe} auto-approved{via}: {decision.rule}", proposed.id)
-        ctx.event("Normal", "AutoApproved", f"{describe} auto-approved{via}: {decision.rule}")
     elif decision.outcome is DecisionOutcome.REQUIRES_APPROVAL:
         ctx.record(record)
         ctx.phase(Phase.AWAITING_APPROVAL)
         hint = f"kubemedic approve {ctx.name} -n {ctx.namespace} --action {proposed.id}"
-        ctx.condition(
-            ConditionType.APPROVED,
-            ConditionStatus.FALSE,
-            ConditionReason.AWAITING_APPROVAL,
+        ctx.announce(
+            "AwaitingApproval",
             f"{describe} needs approval{via}: {decision.rule}. Approve with: {hint}",
+            condition=(
+                ConditionType.APPROVED,
+                ConditionStatus.FALSE,
+                ConditionReason.AWAITING_APPROVAL,
+            ),
+            action_id=proposed.id,
         )
-        ctx.history(
-            "AwaitingApproval", f"{describe} needs approval{via}: {decision.rule}", proposed.id
-        )
-        ctx.event("Normal", "AwaitingApproval", f"{describe} needs approval: {hint}")
     elif decision.outcome is DecisionOutcome.DRY_RUN_ONLY:
         result = _dry_run(ctx, action)
         ctx.record(
@@ -329,24 +337,12 @@ def _decide_primary(ctx: _Ctx) -> None:
                 update={"state": ActionState.DRY_RUN, "dry_run": result, "finished_time": ctx.now}
             )
         )
-        ctx.phase(Phase.ESCALATED)
-        ctx.condition(
-            ConditionType.REMEDIATED,
-            ConditionStatus.FALSE,
-            ConditionReason.DRY_RUN,
-            f"{describe}: dry-run only{via}; server-side dry-run: {result}",
-        )
-        ctx.condition(
-            ConditionType.RESOLVED,
-            ConditionStatus.FALSE,
-            ConditionReason.ESCALATED,
-            "dry-run only: a person must apply the fix",
-        )
-        ctx.history(
-            "DryRun", f"{describe}: server-side dry-run {result}{via}; nothing applied", proposed.id
-        )
-        ctx.event(
-            "Normal", "DryRun", f"{describe}: dry-run {result}; nothing applied (dryRunOnly){via}"
+        ctx.announce(
+            "DryRun",
+            f"{describe}: dry-run only{via}; server-side dry-run {result}; nothing applied",
+            condition=(ConditionType.REMEDIATED, ConditionStatus.FALSE, ConditionReason.DRY_RUN),
+            escalate="dry-run only: a person must apply the fix",
+            action_id=proposed.id,
         )
         metrics.ACTIONS.labels(type=proposed.type.value, outcome="dry_run").inc()
     else:
@@ -360,21 +356,14 @@ def _deny(ctx: _Ctx, record: ActionRecord, describe: str, rule: str, via: str) -
             update={"state": ActionState.DENIED, "finished_time": ctx.now, "result": rule}
         )
     )
-    ctx.phase(Phase.ESCALATED)
-    ctx.condition(
-        ConditionType.APPROVED,
-        ConditionStatus.FALSE,
-        ConditionReason.POLICY_DENIED,
-        f"{describe} denied{via}: {rule}",
+    ctx.announce(
+        "PolicyDenied",
+        f"{describe} denied{via}: {rule}; nothing changed",
+        condition=(ConditionType.APPROVED, ConditionStatus.FALSE, ConditionReason.POLICY_DENIED),
+        escalate="the proposed action is not allowed; a person must act",
+        warning=True,
+        action_id=record.id,
     )
-    ctx.condition(
-        ConditionType.RESOLVED,
-        ConditionStatus.FALSE,
-        ConditionReason.ESCALATED,
-        "the proposed action is not allowed; a person must act",
-    )
-    ctx.history("PolicyDenied", f"{describe} denied{via}: {rule}; nothing changed", record.id)
-    ctx.event("Warning", "PolicyDenied", f"{describe} denied{via}: {rule}")
     metrics.ACTIONS.labels(type=record.type.value, outcome="denied").inc()
 
 
@@ -521,21 +510,13 @@ def _decide_approval(
                 }
             )
         )
-        ctx.phase(Phase.ESCALATED)
-        ctx.condition(
-            ConditionType.APPROVED,
-            ConditionStatus.FALSE,
-            ConditionReason.REJECTED,
-            f"{describe} {rule}",
+        ctx.announce(
+            "Rejected",
+            f"{describe} {rule}; escalated",
+            condition=(ConditionType.APPROVED, ConditionStatus.FALSE, ConditionReason.REJECTED),
+            escalate="the proposed action was rejected; a person must act",
+            action_id=proposed.id,
         )
-        ctx.condition(
-            ConditionType.RESOLVED,
-            ConditionStatus.FALSE,
-            ConditionReason.ESCALATED,
-            "the proposed action was rejected; a person must act",
-        )
-        ctx.history("Rejected", f"{describe} {rule}; escalated", proposed.id)
-        ctx.event("Normal", "Rejected", f"{describe} {rule}; escalated")
         metrics.ACTIONS.labels(type=proposed.type.value, outcome="rejected").inc()
         ctx.write()
         return
@@ -585,14 +566,12 @@ def _decide_approval(
         )
     )
     ctx.phase(Phase.REMEDIATING)
-    ctx.condition(
-        ConditionType.APPROVED,
-        ConditionStatus.TRUE,
-        ConditionReason.MANUALLY_APPROVED,
+    ctx.announce(
+        "Approved",
         f"{describe} approved by {who}",
+        condition=(ConditionType.APPROVED, ConditionStatus.TRUE, ConditionReason.MANUALLY_APPROVED),
+        action_id=proposed.id,
     )
-    ctx.history("Approved", f"{describe} approved by {who}", proposed.id)
-    ctx.event("Normal", "Approved", f"{describe} approved by {who}")
     ctx.write()
 
 
