@@ -58,9 +58,9 @@ def incident_index(
     Every change also wakes the loop, so a new Incident or an approval is acted on at once
     rather than at the next tick.
     """
-    wake = memo.get("incident_loop_wake")
-    if wake is not None:
-        wake.set()
+    loop = memo.get("incident_loop")
+    if loop is not None:
+        loop.touch((namespace, name))
     return {(namespace, name): body}
 
 
@@ -118,24 +118,37 @@ class IncidentLoop:
         self.last_target_check: dict[str, float] = {}
         self.slots = asyncio.Semaphore(settings.workers)
         self.wake = asyncio.Event()
+        #: Incidents changed since their last reconcile started: acted on without waiting a tick.
+        self.dirty: set[Key] = set()
+
+    def touch(self, key: Key) -> None:
+        """An Incident changed (called by the index): reconcile it as soon as it is free."""
+        self.dirty.add(key)
+        self.wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         tick = self.settings.remediation_interval_seconds
+        next_tick = 0.0
         while not stop.is_set():
             self.wake.clear()
+            now = asyncio.get_running_loop().time()
+            # NB: a tick visits every open Incident (verification deadlines, rollouts
+            # finishing); between ticks only the Incidents that changed are visited.
+            everything = now >= next_tick
+            if everything:
+                next_tick = now + tick
             if self.memo["leadership"].is_leader:
-                self._dispatch()
-            # NB: ticks move time-based work (verification deadlines, rollouts finishing);
-            # the index wakes the loop early on every change to any Incident.
+                self._dispatch(None if everything else set(self.dirty))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(_either(stop, self.wake), timeout=tick)
+                await asyncio.wait_for(_either(stop, self.wake), timeout=max(0.0, next_tick - now))
         for task in self.running.values():
             task.cancel()
 
-    def _dispatch(self) -> None:
-        for key in list(self.index):
+    def _dispatch(self, only: set[Key] | None) -> None:
+        for key in list(self.index) if only is None else only:
             if key in self.running:
                 continue
+            self.dirty.discard(key)
             bodies = list(self.index.get(key, ()))
             if not bodies:
                 continue
@@ -149,6 +162,8 @@ class IncidentLoop:
     def _forget(self, key: Key) -> Callable[[asyncio.Task[None]], None]:
         def forget(_task: asyncio.Task[None]) -> None:
             self.running.pop(key, None)
+            if key in self.dirty:
+                self.wake.set()  # it changed while it was being reconciled: look again now
 
         return forget
 
@@ -272,7 +287,7 @@ async def start_incident_loop(
     memo: kopf.Memo, incident_index: kopf.Index[Key, kopf.Body], **_: Any
 ) -> None:
     loop = IncidentLoop(memo, incident_index, memo["settings"])
-    memo["incident_loop_wake"] = loop.wake
+    memo["incident_loop"] = loop
     memo["incident_loop_stop"] = stop = asyncio.Event()
     memo["incident_loop_task"] = asyncio.create_task(loop.run(stop), name="incident-loop")
 

@@ -445,9 +445,7 @@ def _process_approvals(ctx: _Ctx) -> None:
             record.approval_observed_time if record and record.approval_observed_time else ctx.now
         )
         decided_at = approval.approved_at or observed
-        if ctx.status.diagnosed_time and decided_at < ctx.status.diagnosed_time - timedelta(
-            seconds=1
-        ):
+        if _stale(ctx.status, action_id, decided_at):
             if not any(
                 h.step == "StaleApproval" and h.action_id == action_id for h in ctx.status.history
             ):
@@ -469,6 +467,19 @@ def _process_approvals(ctx: _Ctx) -> None:
             record=record,
         )
         return
+
+
+def _stale(status: IncidentStatus, action_id: str, decided_at: datetime) -> bool:
+    """An approval given before the current diagnosis, or one already refused, is spent.
+
+    NB: an action keeps its ID when it is proposed again after the target changed; without
+    this, the approval that was refused would approve the new proposal. Times in status
+    have whole seconds, so an approval in the same second as the refusal counts as spent.
+    """
+    if status.diagnosed_time and decided_at < status.diagnosed_time - timedelta(seconds=1):
+        return True
+    refused = [h.time for h in status.history if h.step == "Refused" and h.action_id == action_id]
+    return bool(refused) and decided_at <= max(refused)
 
 
 def _decide_approval(
