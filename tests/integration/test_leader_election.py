@@ -37,6 +37,7 @@ from support.operator import (
     incident_body,
     start_operator,
 )
+from support.waiting import WaitTimeout as WaitTimeoutError
 from support.waiting import wait_for
 from support.workloads import FAILURE_LABEL, deployment
 
@@ -92,13 +93,22 @@ class Replicas:
         self.starts = 0
 
     def start(self, name: str) -> OperatorProcess:
-        self.starts += 1
         env = _env(self.lease, KUBEMEDIC_POD_NAME=name, **self.extra)
-        op = self.stack.enter_context(
-            start_operator(self.cluster, self.workdir / f"{name}-{self.starts}", extra_env=env)
-        )
-        self.ops[name] = op
-        return op
+        for _attempt in range(5):
+            self.starts += 1
+            try:
+                op = self.stack.enter_context(
+                    start_operator(
+                        self.cluster, self.workdir / f"{name}-{self.starts}", extra_env=env
+                    )
+                )
+            except WaitTimeoutError:
+                # NB: with fault injection on, a replica that takes the Lease at once (it kept
+                # its identity) may crash after an intent before its /healthz is up: start again.
+                continue
+            self.ops[name] = op
+            return op
+        raise AssertionError(f"replica {name} did not start in 5 attempts")
 
     def leaders(self) -> list[str]:
         return [

@@ -454,7 +454,8 @@ def test_window_reaches_back_from_the_alert_start() -> None:
         now=T0 + timedelta(seconds=7, microseconds=5), alert_start=T0 - timedelta(seconds=1001),
         lookback=timedelta(0),
     )  # fmt: skip
-    assert odd.end == T0 + timedelta(seconds=7)
+    # rounded up: a sample scraped at T0+7.000005s must not fall after the last point
+    assert odd.end == T0 + timedelta(seconds=8)
     assert (odd.end - odd.start).total_seconds() % odd.step_seconds == 0
     assert odd.start <= T0 - timedelta(seconds=1001)
 

@@ -286,10 +286,12 @@ def query_window(
     The step gives at most :data:`MAX_POINTS` points, never less than 5 seconds.
 
     NB: a range query evaluates at ``start + k * step`` only; ``start`` is moved back so that
-    ``end`` (now, whole seconds) is one of those points — otherwise the newest samples, the
+    ``end`` (now, rounded up to whole seconds) is one of those points — otherwise the newest samples, the
     ones the incident is about, could fall after the last evaluated point.
     """
-    end = now.replace(microsecond=0)
+    # NB: rounded *up* to a whole second: rounded down, a sample scraped in the last fraction
+    # of a second (the first one of a new pod, say) would lie after ``end`` and be missed.
+    end = now.replace(microsecond=0) + (timedelta(seconds=1) if now.microsecond else timedelta(0))
     anchor = min(alert_start, end) if alert_start is not None else end
     seconds = max((end - (anchor - lookback)).total_seconds(), 1.0)
     step = max(MIN_STEP_SECONDS, math.ceil(seconds / MAX_POINTS))
