@@ -17,34 +17,25 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any
 
 import kopf
 from pydantic import ValidationError
 
 from kubemedic.clients.remediation import ConflictError
 from kubemedic.constants import API_GROUP, API_VERSION, INCIDENT_PLURAL
+from kubemedic.domain import scheduling
 from kubemedic.domain.lifecycle import status_patch
 from kubemedic.handlers import remediation
-from kubemedic.models.conditions import ConditionStatus, ConditionType, find_condition
-from kubemedic.models.diagnosis import Category, Diagnosis
-from kubemedic.models.incident import IncidentSpec, IncidentStatus, Phase
-from kubemedic.models.remediation import TERMINAL_STATES
+from kubemedic.models.conditions import ConditionType, find_condition
+from kubemedic.models.incident import IncidentSpec, IncidentStatus
 from kubemedic.service.diagnosis import diagnose_incident
 from kubemedic.service.notifications import notify_transition
-from kubemedic.service.remediation import needs_remediation
 from kubemedic.settings import OperatorSettings
 
 logger = logging.getLogger(__name__)
 
 RESOURCE = (API_GROUP, API_VERSION, INCIDENT_PLURAL)
-#: How often to look again for a target that does not exist (yet).
-MISSING_TARGET_RETRY_SECONDS: Final = 10.0
-FINISHED: Final = frozenset({Phase.RESOLVED, Phase.FAILED})
-#: An Unknown diagnosis is tried again this often while the Incident is young: an Incident
-#: (or an alert) often arrives before the failure shows in the pods' statuses.
-UNKNOWN_RETRY_SECONDS: Final = 15.0
-UNKNOWN_RETRY_WINDOW_SECONDS: Final = 600.0
 
 Key = tuple[str, str]
 
@@ -64,47 +55,15 @@ def incident_index(
     return {(namespace, name): body}
 
 
-def _young_unknown(current: IncidentStatus, now: datetime) -> bool:
-    if current.diagnosis is None or current.diagnosis.category is not Category.UNKNOWN:
-        return False
-    if current.detected_time is None or current.diagnosed_time is None:
-        return False
-    if any(r.state not in TERMINAL_STATES for r in current.actions):
-        return False
-    young = (now - current.detected_time).total_seconds() < UNKNOWN_RETRY_WINDOW_SECONDS
-    return young and (now - current.diagnosed_time).total_seconds() >= UNKNOWN_RETRY_SECONDS
-
-
 def is_open(spec: Any, status: Any) -> bool:
-    """Whether an Incident has anything left for the operator to do."""
+    """Whether an Incident (as kopf cached it) has anything left for the operator to do."""
     try:
         current = IncidentStatus.model_validate(dict(status or {}))
-        if current.phase in FINISHED:
-            return False
-        if current.phase is Phase.ESCALATED:
-            if _young_unknown(current, datetime.now(UTC)):
-                return True
-            return needs_remediation(current, IncidentSpec.model_validate(dict(spec or {})))
+        return scheduling.is_open(
+            current, IncidentSpec.model_validate(dict(spec or {})), now=datetime.now(UTC)
+        )
     except ValueError:
         return False
-    return True
-
-
-def needs_diagnosis(
-    current: IncidentStatus, *, last_target_check: float | None, now: float
-) -> bool:
-    """Never diagnosed; target missing (looked for every 10 s); or the target changed."""
-    found = find_condition(current.conditions, ConditionType.TARGET_FOUND)
-    if found is not None and found.status is ConditionStatus.FALSE:
-        return last_target_check is None or now - last_target_check >= MISSING_TARGET_RETRY_SECONDS
-    if current.diagnosis is None or _young_unknown(current, datetime.now(UTC)):
-        return True
-    diagnosed = find_condition(current.conditions, ConditionType.DIAGNOSED)
-    return (
-        current.phase is Phase.DIAGNOSING
-        and diagnosed is not None
-        and diagnosed.reason == "TargetChanged"
-    )
 
 
 class IncidentLoop:
@@ -182,25 +141,17 @@ class IncidentLoop:
         current = IncidentStatus.model_validate(dict(body.status))
         uid = str(body.metadata.uid)
         now = time.monotonic()
-        found = find_condition(current.conditions, ConditionType.TARGET_FOUND)
-        if needs_diagnosis(current, last_target_check=self.last_target_check.get(uid), now=now):
+        last = self.last_target_check.get(uid)
+        if scheduling.needs_diagnosis(
+            current, last_target_check=last, now_monotonic=now, now=datetime.now(UTC)
+        ):
             self.last_target_check[uid] = now
             await diagnose(body=body, status=current, memo=self.memo)
             return
-        if found is not None and found.status is ConditionStatus.FALSE:
+        if scheduling.target_missing(current):
             return  # the target is still missing; looked for again every 10 s
         self.last_target_check.pop(uid, None)
         await remediation.advance(body=body, memo=self.memo)
-
-
-def _still_unknown(before: IncidentStatus, diagnosis: Diagnosis | None) -> bool:
-    return (
-        before.phase is Phase.ESCALATED
-        and before.diagnosis is not None
-        and before.diagnosis.category is Category.UNKNOWN
-        and diagnosis is not None
-        and diagnosis.category is Category.UNKNOWN
-    )
 
 
 async def diagnose(*, body: kopf.Body, status: IncidentStatus, memo: kopf.Memo) -> None:
@@ -224,7 +175,7 @@ async def diagnose(*, body: kopf.Body, status: IncidentStatus, memo: kopf.Memo) 
         incident_namespace=str(body.metadata.namespace),
         generation=body.metadata.get("generation"),
     )
-    if _still_unknown(status, outcome.diagnosis):
+    if scheduling.still_unknown(status, outcome.diagnosis.category if outcome.diagnosis else None):
         # NB: a young Unknown Incident is looked at again; while nothing new shows, only
         # the time of the look is recorded (no history, Event or notification each time).
         quiet = status.model_copy(
@@ -266,7 +217,7 @@ async def diagnose(*, body: kopf.Body, status: IncidentStatus, memo: kopf.Memo) 
                 dict(body),
                 type="Warning",
                 reason="TargetNotFound",
-                message=f"{outcome.status.target} does not exist; retrying every {MISSING_TARGET_RETRY_SECONDS:.0f}s",
+                message=f"{outcome.status.target} does not exist; retrying every {scheduling.MISSING_TARGET_RETRY_SECONDS:.0f}s",
             )
         return
     diagnosis = outcome.diagnosis

@@ -32,6 +32,7 @@ from kubemedic.clients.kube import RawObject
 from kubemedic.clients.remediation import ConflictError, PatchRejectedError, Remediator
 from kubemedic.domain import lifecycle, policy, view
 from kubemedic.domain import remediation as rem
+from kubemedic.domain.scheduling import needs_remediation
 from kubemedic.models.conditions import (
     ConditionReason,
     ConditionStatus,
@@ -60,9 +61,6 @@ logger = logging.getLogger(__name__)
 
 #: Test hook (only with KUBEMEDIC_ENABLE_FAULT_INJECTION=true): crash at this point.
 FAULT_ENV: Final = "KUBEMEDIC_FAULT_CRASH_AT"
-ACTIVE_PHASES: Final = frozenset(
-    {Phase.DIAGNOSED, Phase.AWAITING_APPROVAL, Phase.REMEDIATING, Phase.ESCALATED}
-)
 IN_FLIGHT: Final = (
     ActionState.APPROVED,
     ActionState.APPLYING,
@@ -178,23 +176,6 @@ class _Ctx:
             resource_version=str(view.get(self.incident, "metadata", "resourceVersion")),
         )
         self.incident = written
-
-
-def needs_remediation(status: IncidentStatus, spec: IncidentSpec) -> bool:
-    """Cheap check on the cached object: is there anything for the state machine to do?"""
-    if status.phase not in ACTIVE_PHASES:
-        return False
-    if status.phase is Phase.ESCALATED:
-        decided = {r.id for r in status.actions}
-        return any(
-            a.action_id not in decided or _is_open(status, a.action_id) for a in spec.approvals
-        )
-    return True
-
-
-def _is_open(status: IncidentStatus, action_id: str) -> bool:
-    record = status.action_record(action_id)
-    return record is not None and record.state not in TERMINAL_STATES
 
 
 @dataclass(frozen=True)
@@ -1042,6 +1023,5 @@ __all__ = [
     "EventSpec",
     "ReconcileResult",
     "RemediationDeps",
-    "needs_remediation",
     "reconcile_remediation",
 ]
