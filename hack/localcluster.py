@@ -222,10 +222,27 @@ class LocalCluster:
         t0 = time.monotonic()
         binaries = ensure_binaries()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        # NB: every start is a fresh cluster; old etcd data would clash with new PKI and nodes.
-        shutil.rmtree(self.workdir / "etcd", ignore_errors=True)
         (self.workdir / "logs").mkdir(exist_ok=True)
         make_pki(self.pki)
+        for attempt in range(3):
+            try:
+                self._start_once(binaries)
+                break
+            except ClusterError as exc:
+                # NB: a free port can be taken by another process between choosing it and
+                # binding it; that (only) is worth another try with new ports.
+                if "address already in use" not in str(exc) or attempt == 2:
+                    raise
+                self.log(
+                    f"a port was taken meanwhile; starting again ({exc.args[0].splitlines()[0]})"
+                )
+        self._save_state()
+        self.log(f"ready in {time.monotonic() - t0:.1f}s: KUBECONFIG={self.kubeconfig}")
+        return self
+
+    def _start_once(self, binaries: Path) -> None:
+        # NB: every start is a fresh cluster; old etcd data would clash with new PKI and nodes.
+        shutil.rmtree(self.workdir / "etcd", ignore_errors=True)
         self.ports = {
             name: free_port()
             for name in (
@@ -250,9 +267,6 @@ class LocalCluster:
         except BaseException:
             self.stop()
             raise
-        self._save_state()
-        self.log(f"ready in {time.monotonic() - t0:.1f}s: KUBECONFIG={self.kubeconfig}")
-        return self
 
     def stop(self) -> None:
         """Stop every process (reverse start order): SIGTERM, then SIGKILL after a grace."""

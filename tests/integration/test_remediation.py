@@ -329,9 +329,26 @@ def test_target_changed_after_diagnosis_is_refused_and_rediagnosed(
         describe=lambda: _steps(_status(custom, namespace, "search")),
     )
     assert "target changed" in refused[0]["message"]
-    again = _wait_phase(custom, namespace, "search", {"AwaitingApproval"}, operator, timeout=60)
-    assert again["diagnosedTime"] != first["diagnosedTime"]
-    assert "Refused" in _steps(again)
+    again = wait_for(
+        lambda: (
+            (s := _status(custom, namespace, "search")).get("phase") == "AwaitingApproval"
+            and "Refused" in _steps(s)
+            and s
+        ),
+        timeout=60,
+        what="a new diagnosis and proposal after the refusal",
+        describe=lambda: _steps(_status(custom, namespace, "search")),
+    )
+    # Diagnosed again after the refusal (times have whole seconds, so the order tells it).
+    steps = _steps(again)
+    assert steps.count("Diagnosed") == 2
+    assert steps.index("Refused") < len(steps) - 1 - steps[::-1].index("Diagnosed")
+    after = steps[steps.index("Refused") + 1 :]
+    assert "AwaitingApproval" in after
+    # The refused approval is spent: it must not approve the proposal made again.
+    assert "Approved" not in after
+    assert "ActionApplied" not in after
+    assert first["phase"] == "AwaitingApproval"
 
 
 def test_fix_that_does_not_help_is_reverted(
