@@ -13,69 +13,21 @@ Incidents (other modules' shared operators watch every namespace).
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from kubernetes import client
 
 from localcluster import LocalCluster
-from support.operator import GROUP, PLURAL, VERSION, OperatorProcess, incident_body, start_operator
+from support.operator import GROUP, PLURAL, VERSION, incident_body, start_operator
+from support.remediation import FAST
+from support.remediation import incident_status as _status
+from support.remediation import policy as _policy
+from support.remediation import ready_pods as _ready_pods
+from support.remediation import restarting as _restarting
+from support.remediation import wait_phase as _wait_phase
 from support.waiting import wait_for
 from support.workloads import FAILURE_LABEL, deployment
 
 pytestmark = pytest.mark.cluster
-
-FAST = {"KUBEMEDIC_VERIFY_TIMEOUT_SECONDS": "30", "KUBEMEDIC_REMEDIATION_INTERVAL_SECONDS": "1"}
-
-
-def _policy(custom: client.CustomObjectsApi, namespace: str, **spec: Any) -> None:
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "RemediationPolicy",
-        "metadata": {"name": "team"},
-        "spec": {"allowedActions": ["RollbackRollout", "SetResources", "RestartRollout"], **spec},
-    }
-    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "remediationpolicies", body)
-
-
-def _status(custom: client.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
-    obj = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
-    return dict(obj.get("status") or {})
-
-
-def _wait_phase(
-    custom: client.CustomObjectsApi,
-    namespace: str,
-    name: str,
-    phases: set[str],
-    op: OperatorProcess,
-) -> dict[str, Any]:
-    return wait_for(
-        lambda: (s := _status(custom, namespace, name)).get("phase") in phases and s,
-        timeout=90,
-        what=f"Incident {name} to reach phase {sorted(phases)}",
-        describe=lambda: {"status": _status(custom, namespace, name), "operator": op.log_tail(10)},
-    )
-
-
-def _ready_pods(core: client.CoreV1Api, namespace: str, app: str, count: int) -> bool:
-    pods = [
-        p
-        for p in core.list_namespaced_pod(namespace, label_selector=f"app={app}").items
-        if not p.metadata.deletion_timestamp
-    ]
-    return len(pods) == count and all(
-        any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])
-        for p in pods
-    )
-
-
-def _restarting(core: client.CoreV1Api, namespace: str, app: str) -> bool:
-    return any(
-        (s.restart_count or 0) >= 1
-        for p in core.list_namespaced_pod(namespace, label_selector=f"app={app}").items
-        for s in p.status.container_statuses or []
-    )
 
 
 @pytest.mark.parametrize("crash_at", ["after-intent", "after-apply"])

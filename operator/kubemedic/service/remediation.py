@@ -597,16 +597,7 @@ def _refuse_target_changed(ctx: _Ctx, record: ActionRecord, describe: str) -> No
 def _advance(ctx: _Ctx, record: ActionRecord) -> None:
     proposed = ctx.status.proposed_action(record.id)
     if proposed is None:
-        _finish(
-            ctx,
-            record,
-            state=ActionState.FAILED,
-            phase=Phase.FAILED,
-            condition=ConditionType.REMEDIATED,
-            reason=ConditionReason.ACTION_FAILED,
-            message=f"action {record.id} is no longer proposed",
-        )
-        ctx.write()
+        _fail(ctx, record, f"action {record.id} is no longer proposed")
         return
     action = proposed.to_action()
     if record.state is ActionState.APPROVED:
@@ -630,16 +621,7 @@ def _apply_approved(ctx: _Ctx, record: ActionRecord, action: Action) -> None:
         kind=action.target.kind, namespace=action.target.namespace, name=action.target.name
     )
     if live is None:
-        _finish(
-            ctx,
-            record,
-            state=ActionState.FAILED,
-            phase=Phase.FAILED,
-            condition=ConditionType.REMEDIATED,
-            reason=ConditionReason.ACTION_FAILED,
-            message=f"{describe}: the target no longer exists",
-        )
-        ctx.write()
+        _fail(ctx, record, f"{describe}: the target no longer exists")
         return
     if record.target_fingerprint and rem.target_fingerprint(live) != record.target_fingerprint:
         _refuse_target_changed(ctx, record, describe)
@@ -680,29 +662,11 @@ def _apply_approved(ctx: _Ctx, record: ActionRecord, action: Action) -> None:
     try:
         plan = _plan(ctx, action, live, key=key)
     except rem.RemediationError as exc:
-        _finish(
-            ctx,
-            record,
-            state=ActionState.FAILED,
-            phase=Phase.FAILED,
-            condition=ConditionType.REMEDIATED,
-            reason=ConditionReason.ACTION_FAILED,
-            message=f"{describe}: {exc}",
-        )
-        ctx.write()
+        _fail(ctx, record, f"{describe}: {exc}")
         return
     dry = _dry_run(ctx, action)
     if dry != "passed":
-        _finish(
-            ctx,
-            record,
-            state=ActionState.FAILED,
-            phase=Phase.FAILED,
-            condition=ConditionType.REMEDIATED,
-            reason=ConditionReason.ACTION_FAILED,
-            message=f"{describe}: server-side dry-run {dry}; nothing applied",
-        )
-        ctx.write()
+        _fail(ctx, record, f"{describe}: server-side dry-run {dry}; nothing applied")
         return
     intent = record.model_copy(
         update={
@@ -755,16 +719,7 @@ def _apply(ctx: _Ctx, record: ActionRecord, action: Action) -> None:
         recovered = True
         applied_generation = view.get_int(live, "metadata", "generation")
     elif live is None:
-        _finish(
-            ctx,
-            record,
-            state=ActionState.FAILED,
-            phase=Phase.FAILED,
-            condition=ConditionType.REMEDIATED,
-            reason=ConditionReason.ACTION_FAILED,
-            message=f"{describe}: the target no longer exists",
-        )
-        ctx.write()
+        _fail(ctx, record, f"{describe}: the target no longer exists")
         return
     else:
         try:
@@ -782,16 +737,7 @@ def _apply(ctx: _Ctx, record: ActionRecord, action: Action) -> None:
                 dry_run=False,
             )
         except (rem.RemediationError, PatchRejectedError) as exc:
-            _finish(
-                ctx,
-                record,
-                state=ActionState.FAILED,
-                phase=Phase.FAILED,
-                condition=ConditionType.REMEDIATED,
-                reason=ConditionReason.ACTION_FAILED,
-                message=f"{describe}: not applied: {exc}",
-            )
-            ctx.write()
+            _fail(ctx, record, f"{describe}: not applied: {exc}")
             return
         applied_generation = view.get_int(result, "metadata", "generation")
     _fault("after-apply")
@@ -946,6 +892,20 @@ def _revert(ctx: _Ctx, record: ActionRecord, action: Action, *, reason: str) -> 
     metrics.ACTIONS.labels(
         type=action.type.value, outcome=outcome.split(":")[0].replace(" ", "_")
     ).inc()
+    ctx.write()
+
+
+def _fail(ctx: _Ctx, record: ActionRecord, message: str) -> None:
+    """The action failed before or while being applied: record it, fail the Incident, write."""
+    _finish(
+        ctx,
+        record,
+        state=ActionState.FAILED,
+        phase=Phase.FAILED,
+        condition=ConditionType.REMEDIATED,
+        reason=ConditionReason.ACTION_FAILED,
+        message=message,
+    )
     ctx.write()
 
 
