@@ -22,9 +22,7 @@ def policy(custom: client.CustomObjectsApi, namespace: str, **spec: Any) -> None
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "remediationpolicies", body)
 
 
-def incident_status(
-    custom: client.CustomObjectsApi, namespace: str, name: str
-) -> dict[str, Any]:
+def incident_status(custom: client.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
     obj = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
     return dict(obj.get("status") or {})
 
