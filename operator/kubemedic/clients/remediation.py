@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from typing import Any, Final
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from kubemedic.clients.evidence import object_path
+from kubemedic.clients.evidence import TargetNotFoundError, gather_bundle, object_path
 from kubemedic.clients.kube import REQUEST_TIMEOUT_SECONDS, KubeReader, RawObject
 from kubemedic.constants import (
     API_GROUP,
@@ -26,9 +27,10 @@ from kubemedic.constants import (
 )
 from kubemedic.domain import view
 from kubemedic.domain.policy import NamedPolicy
+from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.incident import Phase
 from kubemedic.models.policy import RemediationPolicySpec
-from kubemedic.models.target import TargetKind
+from kubemedic.models.target import TargetKind, TargetRef
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +94,13 @@ class Remediator:
 
     def read(self, *, kind: str, namespace: str | None, name: str) -> RawObject | None:
         return self.reader.get(self.target_path(kind=kind, namespace=namespace, name=name))
+
+    def gather(self, target: TargetRef, *, now: datetime) -> IncidentBundle | None:
+        """The target's evidence, to verify a change; ``None`` when the target is gone."""
+        try:
+            return gather_bundle(self.reader, target, now=now)
+        except TargetNotFoundError:
+            return None
 
     def json_patch(
         self,

@@ -4,7 +4,7 @@ NB: a timer (not a change handler) because the state machine must also move when
 about the Incident changes — a rollout finishing, a verification deadline passing — and
 because kopf never runs two timers of one object at once, so transitions are serial per
 Incident. Transitions are written with optimistic concurrency, so leader failover or a
-restart cannot apply an action twice (service/remediation.py).
+restart cannot apply an action twice (service/remediation/).
 """
 
 from __future__ import annotations
@@ -23,7 +23,10 @@ async def advance(*, body: kopf.Body, memo: kopf.Memo) -> None:
     """Advance the Incident's remediation by one step (called by the leader's loop)."""
     deps: RemediationDeps = memo["remediation_deps"]
     namespace, name = str(body.metadata.namespace), str(body.metadata.name)
-    result = await asyncio.to_thread(reconcile_remediation, deps, namespace=namespace, name=name)
+    # NB: the index's copy of the Incident, not a fresh read; a stale copy's write is refused.
+    result = await asyncio.to_thread(
+        reconcile_remediation, deps, namespace=namespace, name=name, incident=dict(body)
+    )
     if result.before is not None and result.after is not None and result.spec is not None:
         settings: OperatorSettings = memo["settings"]
         notified = await notify_transition(

@@ -96,6 +96,7 @@ class ConditionReason(StrEnum):
     RULE_MATCHED = "RuleMatched"
     NO_RULE_MATCHED = "NoRuleMatched"
     DIAGNOSIS_FAILED = "DiagnosisFailed"
+    TARGET_CHANGED = "TargetChanged"
     LLM_DISABLED = "LLMDisabled"
     LLM_ANSWERED = "LLMAnswered"
     LLM_UNAVAILABLE = "LLMUnavailable"
@@ -107,6 +108,7 @@ class ConditionReason(StrEnum):
     MANUALLY_APPROVED = "ManuallyApproved"
     REJECTED = "Rejected"
     APPROVAL_EXPIRED = "ApprovalExpired"
+    APPROVAL_TIMED_OUT = "ApprovalTimedOut"
     NO_POLICY = "NoPolicy"
     POLICY_DENIED = "PolicyDenied"
     # Remediated
@@ -120,6 +122,7 @@ class ConditionReason(StrEnum):
     STILL_FAILING = "StillFailing"
     ALERT_RESOLVED = "AlertResolved"
     ESCALATED = "Escalated"
+    AWAITING_ALERT_RESOLUTION = "AwaitingAlertResolution"
     # AlertResolved
     ALERT_FIRING = "AlertFiring"
     # MetricsCollected
