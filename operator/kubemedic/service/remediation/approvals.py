@@ -27,7 +27,7 @@ from kubemedic.models.remediation import (
 )
 from kubemedic.service.remediation.context import Context, describe
 from kubemedic.service.remediation.decide import actionable, decision_inputs, deny
-from kubemedic.service.remediation.transitions import Move, announce
+from kubemedic.service.remediation.transitions import TABLE, Move, announce
 
 
 def process_approvals(ctx: Context) -> bool:
@@ -37,7 +37,7 @@ def process_approvals(ctx: Context) -> bool:
     for approval in ctx.spec.approvals:
         action_id = approval.action_id
         if action_id not in all_ids:
-            if _reported(ctx.status, "UnknownApproval", action_id):
+            if _reported(ctx.status, Move.UNKNOWN_APPROVAL, action_id):
                 continue
             known = ", ".join(sorted(proposed_ids)) or "none"
             announce(
@@ -61,7 +61,7 @@ def process_approvals(ctx: Context) -> bool:
         )
         decided_at = approval.approved_at or observed
         if _stale(ctx.status, action_id, decided_at):
-            if _reported(ctx.status, "StaleApproval", action_id):
+            if _reported(ctx.status, Move.STALE_APPROVAL, action_id):
                 continue
             announce(
                 ctx,
@@ -84,7 +84,8 @@ def process_approvals(ctx: Context) -> bool:
     return False
 
 
-def _reported(status: IncidentStatus, step: str, action_id: str) -> bool:
+def _reported(status: IncidentStatus, move: Move, action_id: str) -> bool:
+    step = TABLE[move].step
     return any(h.step == step and h.action_id == action_id for h in status.history)
 
 
@@ -97,7 +98,8 @@ def _stale(status: IncidentStatus, action_id: str, decided_at: datetime) -> bool
     """
     if status.diagnosed_time and decided_at < status.diagnosed_time - timedelta(seconds=1):
         return True
-    refused = [h.time for h in status.history if h.step == "Refused" and h.action_id == action_id]
+    step = TABLE[Move.TARGET_CHANGED].step
+    refused = [h.time for h in status.history if h.step == step and h.action_id == action_id]
     return bool(refused) and decided_at <= max(refused)
 
 
