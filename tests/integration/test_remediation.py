@@ -369,3 +369,57 @@ def test_unknown_and_malformed_approvals(
     )
     assert status["phase"] == "AwaitingApproval"
     assert apps.read_namespaced_deployment("pay", namespace).metadata.generation == generation
+
+
+def _ready(custom: client.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any] | None:
+    obj = custom.get_namespaced_custom_object(
+        GROUP, VERSION, namespace, "remediationpolicies", name
+    )
+    status = obj.get("status") or {}
+    if status.get("observedGeneration") != obj["metadata"]["generation"]:
+        return None
+    ready = [c for c in status.get("conditions", []) if c["type"] == "Ready"]
+    return {"generation": obj["metadata"]["generation"], **ready[0]} if ready else None
+
+
+def test_policies_get_a_ready_condition_and_observed_generation(
+    operator: OperatorProcess,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+) -> None:
+    _policy(custom, namespace, autoApproveUpTo="Low")
+    first = wait_for(lambda: _ready(custom, namespace, "team"), timeout=30, what="policy Ready")
+    assert (first["status"], first["reason"], first["generation"]) == ("True", "Valid", 1)
+    assert first["observedGeneration"] == 1
+
+    custom.patch_namespaced_custom_object(
+        GROUP, VERSION, namespace, "remediationpolicies", "team", {"spec": {"dryRunOnly": True}}
+    )
+    second = wait_for(
+        lambda: (r := _ready(custom, namespace, "team")) and r["generation"] == 2 and r,
+        timeout=30,
+        what="policy generation 2 observed",
+    )
+    assert (second["status"], second["observedGeneration"]) == ("True", 2)
+    # The status did not flip, so its transition time stays.
+    assert second["lastTransitionTime"] == first["lastTransitionTime"]
+
+    # A tenant's policy that names only another namespace covers nothing: said, not applied.
+    custom.create_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        namespace,
+        "remediationpolicies",
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "RemediationPolicy",
+            "metadata": {"name": "elsewhere"},
+            "spec": {"allowedActions": ["RestartRollout"], "namespaces": ["payments"]},
+        },
+    )
+    elsewhere = wait_for(
+        lambda: _ready(custom, namespace, "elsewhere"), timeout=30, what="policy checked"
+    )
+    assert (elsewhere["status"], elsewhere["reason"]) == ("False", "CoversNothing")
+    assert elsewhere["message"].startswith("spec.namespaces:")
+    assert "'payments'" in elsewhere["message"]

@@ -132,6 +132,7 @@ class ConditionReason(StrEnum):
     # Ready (RemediationPolicy) and any object
     VALID = "Valid"
     INVALID_SPEC = "InvalidSpec"
+    COVERS_NOTHING = "CoversNothing"
 
 
 class Condition(StatusModel):
