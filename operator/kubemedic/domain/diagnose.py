@@ -27,7 +27,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from kubemedic.domain import analyzers, runbook, view
+from kubemedic.domain import analyzers, runbook, safety, view
 from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.diagnosis import Category, Diagnosis
 
@@ -170,7 +170,11 @@ def diagnose_bundle(bundle: IncidentBundle) -> Diagnosis:
     """Diagnose one incident bundle with the rules: a pure function of the bundle."""
     index = view.BundleView(bundle)
     ranked = rank_findings(run_analyzers(index))
-    finding = merge_findings(ranked) if ranked else unknown_finding(index)
+    finding = (
+        safety.apply(index, merge_findings(ranked), ranked[1:])
+        if ranked
+        else unknown_finding(index)
+    )
     actions = list(finding.actions)
     if not actions:
         actions.append(
