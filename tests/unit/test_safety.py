@@ -494,3 +494,14 @@ def test_a_long_previous_log_keeps_its_newest_lines() -> None:
     first, _, rest = log.text.partition("\n")
     assert first == f"[kubemedic: {len(text) - len(rest)} earlier characters cut]"
     assert rest.startswith("2025-06-02T11:")  # whole lines only
+
+
+def test_llm_proposals_pass_the_same_vetoes() -> None:
+    bundle_ = oom_bundle(NOW - timedelta(hours=3))
+    restart = action(ActionType.RESTART_ROLLOUT)
+    escalate = action(ActionType.ESCALATE, reason="r", instructions="i")
+    kept, vetoed = safety.screen(bundle_, Category.CRASH_LOOP, [restart, escalate])
+    assert kept == [escalate]
+    assert [(a, "recovered" in why) for a, why in vetoed] == [(restart, True)]
+    current = oom_bundle(NOW - timedelta(minutes=2))
+    assert safety.screen(current, Category.CRASH_LOOP, [restart]) == ([restart], [])

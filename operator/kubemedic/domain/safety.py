@@ -34,6 +34,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from kubemedic.domain import analyzers, quantity, view
+from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.diagnosis import Action, ActionType, Category
 from kubemedic.models.target import ObjectRef
 
@@ -321,7 +322,8 @@ def veto(action: Action, situation: Situation) -> str:
     return ""
 
 
-def _display(ref: ObjectRef) -> str:
+def display_ref(ref: ObjectRef) -> str:
+    """``Kind/namespace/name`` of an action target."""
     return "/".join(part for part in (ref.kind, ref.namespace, ref.name) if part)
 
 
@@ -357,7 +359,7 @@ def _replacement(
             action.target,
             reason=f"container '{container}' is injected, not in the pod template",
             instructions=(
-                f"Container '{container}' is not in the pod template of {_display(action.target)}"
+                f"Container '{container}' is not in the pod template of {display_ref(action.target)}"
                 + (
                     f"; it was injected by a mutating webhook (annotation '{annotation}')"
                     if annotation
@@ -385,7 +387,7 @@ def apply(
         if not reason:
             actions.append(action)
             continue
-        notes.append(f"Not proposed: {action.type.value} {_display(action.target)}: {reason}")
+        notes.append(f"Not proposed: {action.type.value} {display_ref(action.target)}: {reason}")
         actions.extend(
             a
             for a in _replacement(action, reason, situation=situation, others=others, index=index)
@@ -416,3 +418,23 @@ def apply(
         evidence=(*notes, *finding.evidence),
         actions=tuple(actions),
     )
+
+
+def screen(
+    bundle: IncidentBundle, category: Category, actions: Sequence[Action]
+) -> tuple[list[Action], list[tuple[Action, str]]]:
+    """Actions proposed by another engine (the LLM), split into kept and vetoed-with-reason.
+
+    The LLM's proposals pass the same vetoes as the rules' own: a model that reads
+    "CrashLoopBackOff" in an old event must not restart a workload that has recovered.
+    """
+    situation = assess(view.BundleView(bundle), category)
+    kept: list[Action] = []
+    vetoed: list[tuple[Action, str]] = []
+    for action in actions:
+        reason = veto(action, situation)
+        if reason:
+            vetoed.append((action, reason))
+        else:
+            kept.append(action)
+    return kept, vetoed
