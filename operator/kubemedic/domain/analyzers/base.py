@@ -134,6 +134,31 @@ def owner_ref(index: view.BundleView) -> ObjectRef:
     return workload_object_ref(index) or target_ref(index)
 
 
+def escalation(
+    index: view.BundleView,
+    category: Category,
+    *,
+    summary: str,
+    confidence: float,
+    evidence: Iterable[str],
+    instructions: str,
+    facts: Mapping[str, str],
+    reason: str = "",
+) -> Finding:
+    """A finding whose one action is an Escalate about the owner: no safe automatic fix exists.
+
+    ``reason`` defaults to the summary.
+    """
+    return Finding(
+        category=category,
+        summary=summary,
+        confidence=confidence,
+        evidence=clip(evidence),
+        actions=(escalate(owner_ref(index), reason=reason or summary, instructions=instructions),),
+        facts=facts,
+    )
+
+
 def describe_workload(key: view.ObjectKey | None, fallback: str) -> str:
     if key is None:
         return fallback

@@ -92,17 +92,12 @@ def analyze_config_error(index: view.BundleView) -> base.Finding | None:
     if missing:
         ref = next(iter(missing))
         facts |= {"missing_kind": ref.kind, "missing_name": ref.name, "missing_key": ref.key or ""}
-    return base.Finding(
-        category=Category.CONFIG_ERROR,
+    return base.escalation(
+        index,
+        Category.CONFIG_ERROR,
         summary=summary,
         confidence=confidence,
-        evidence=base.clip(evidence),
-        actions=(
-            base.escalate(
-                base.owner_ref(index),
-                reason=view.truncate(summary, 1000),
-                instructions=instructions,
-            ),
-        ),
+        evidence=evidence,
+        instructions=instructions,
         facts=facts,
     )

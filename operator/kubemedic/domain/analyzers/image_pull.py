@@ -57,20 +57,16 @@ def analyze_image_pull_error(index: view.BundleView) -> base.Finding | None:
         "out."
     )
     pods_affected = signals.count_affected_pods(problems)
-    return base.Finding(
-        category=Category.IMAGE_PULL_ERROR,
+    return base.escalation(
+        index,
+        Category.IMAGE_PULL_ERROR,
         summary=(
             f"Image {image_text} of {subject} cannot be pulled ({first.reason}) on "
             f"{base.plural(pods_affected, 'pod')}."
         ),
         confidence=base.scaled_confidence(0.9, pods_affected),
-        evidence=base.clip(evidence),
-        actions=(
-            base.escalate(
-                base.owner_ref(index),
-                reason=f"image {image_text} cannot be pulled ({first.reason})",
-                instructions=instructions,
-            ),
-        ),
+        evidence=evidence,
+        instructions=instructions,
         facts={"pod": first.pod, "container": first.container, "namespace": first.namespace},
+        reason=f"image {image_text} cannot be pulled ({first.reason})",
     )

@@ -116,17 +116,12 @@ def analyze_unschedulable(index: view.BundleView) -> base.Finding | None:
     summary = (
         f"{base.plural(len(pending), 'pod')} of {subject} cannot be scheduled: {', '.join(causes)}."
     )
-    return base.Finding(
-        category=Category.UNSCHEDULABLE,
+    return base.escalation(
+        index,
+        Category.UNSCHEDULABLE,
         summary=summary,
         confidence=base.scaled_confidence(0.88 if reasons else 0.8, len(pending)),
-        evidence=base.clip(evidence),
-        actions=(
-            base.escalate(
-                base.owner_ref(index),
-                reason=view.truncate(summary, 1000),
-                instructions=" ".join(advice),
-            ),
-        ),
+        evidence=evidence,
+        instructions=" ".join(advice),
         facts={"pod": pod_name, "namespace": namespace},
     )

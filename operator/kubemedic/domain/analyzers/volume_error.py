@@ -111,18 +111,13 @@ def analyze_volume_error(index: view.BundleView) -> base.Finding | None:
         + (f" ({base.plural(pods_count, 'pod')} stuck)" if pods_count else "")
         + "."
     )
-    return base.Finding(
-        category=Category.VOLUME_ERROR,
+    return base.escalation(
+        index,
+        Category.VOLUME_ERROR,
         summary=summary,
         confidence=base.scaled_confidence(0.88 if messages else 0.7, max(pods_count, 1)),
-        evidence=base.clip(evidence),
-        actions=(
-            base.escalate(
-                base.owner_ref(index),
-                reason=view.truncate(summary, 1000),
-                instructions=instruction,
-            ),
-        ),
+        evidence=evidence,
+        instructions=instruction,
         facts={
             "pvc": bad_claim,
             "namespace": namespace,
