@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from kubemedic.domain import diagnose, safety
+from kubemedic.domain import diagnose, quantity, safety
 from kubemedic.models.bundle import MAX_LOG_CHARS, Alert, ContainerLog, IncidentBundle, MetricResult
 from kubemedic.models.diagnosis import Action, ActionType, Category, Risk
 from kubemedic.models.target import ObjectRef, TargetKind, TargetRef
@@ -366,12 +366,15 @@ def test_a_pod_still_crashing_is_current_whatever_the_dates() -> None:
 # -- Overload gets capacity, not deletions ----------------------------------------------------
 
 
-def readiness_bundle(*extra: Obj, metrics: list[MetricResult] | None = None) -> IncidentBundle:
+def readiness_bundle(
+    *extra: Obj, metrics: list[MetricResult] | None = None, alerts: list[Alert] | None = None
+) -> IncidentBundle:
     healthy = [pod(f"web-5d8f-{s}", [status()]) for s in "ab"]
     failing = pod("web-5d8f-c", [status(ready=False)])
     return make_bundle(
         [deployment(), replicaset(), *healthy, failing, readiness_event("web-5d8f-c"), *extra],
         metrics=metrics,
+        alerts=alerts,
     )
 
 
@@ -410,9 +413,14 @@ def cpu_usage(cores: float) -> MetricResult:
             ActionType.DELETE_POD,
         ),
         ("HPA at max, CPU above target", readiness_bundle(hpa()), ActionType.PATCH_HPA),
-        ("CFS throttled 60%", readiness_bundle(metrics=[throttled(0.6)]), ActionType.ESCALATE),
+        ("CFS throttled 60%", readiness_bundle(metrics=[throttled(0.6)]), ActionType.SET_RESOURCES),
         ("CFS throttled 5%", readiness_bundle(metrics=[throttled(0.05)]), ActionType.DELETE_POD),
-        ("CPU at its limit", readiness_bundle(metrics=[cpu_usage(0.49)]), ActionType.ESCALATE),
+        ("CPU at its limit", readiness_bundle(metrics=[cpu_usage(0.49)]), ActionType.SET_RESOURCES),
+        (
+            "CPUThrottlingHigh firing, no metrics",
+            readiness_bundle(alerts=[alert("firing", "CPUThrottlingHigh")]),
+            ActionType.ESCALATE,
+        ),
         (
             "CPU well under its limit",
             readiness_bundle(metrics=[cpu_usage(0.1)]),
@@ -430,6 +438,16 @@ def test_overload_never_gets_pod_deletions(
         assert ActionType.DELETE_POD not in types(result.actions), case
         assert ActionType.RESTART_ROLLOUT not in types(result.actions), case
         assert any(line.startswith("Not proposed: DeletePod") for line in result.evidence), case
+    if expected is ActionType.SET_RESOURCES:
+        assert result.actions[0].params == {"container": "app", "cpuLimit": "800m"}, case
+
+
+@pytest.mark.parametrize(
+    ("limit", "proposed"),
+    [("500m", "800m"), ("1", "1500m"), ("100m", "200m"), ("2", "3"), ("50m", "100m")],
+)
+def test_cpu_limit_proposal(limit: str, proposed: str) -> None:
+    assert safety.propose_cpu_limit(quantity.parse_quantity(limit)) == proposed
 
 
 # -- Sidecars injected by a webhook -----------------------------------------------------------

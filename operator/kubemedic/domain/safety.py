@@ -18,16 +18,20 @@ its cure is capacity: deleting or restarting its pods removes capacity when it i
   containers are CFS-throttled (``container_cpu_cfs_throttled_periods_total`` ratio above
   ``THROTTLED_RATIO``, or a firing ``CPUThrottlingHigh`` alert), or CPU usage is at
   ``SATURATED_RATIO`` of the CPU limit.
-- **template containers**: the containers the workload's pod template has; a container only
-  a pod has was injected by a mutating webhook (istio-proxy, linkerd-proxy) and a patch to the
-  template cannot size it.
+- **template containers**: the ``containers`` of the workload's pod template (what a
+  SetResources patch can reach); a container only a pod has was injected by a mutating
+  webhook (istio-proxy, linkerd-proxy), and a patch to the template cannot size it.
 
 :data:`VETOES` then says, per action type, when it must not be proposed; :func:`apply`
 drops vetoed actions from the winning finding, cites why, and puts the safe alternative in
-their place (PatchHPA from the HPA finding for an overload, else Escalate).
+their place: for an overload, PatchHPA from the HPA finding, else SetResources raising the
+starved container's CPU limit (:func:`propose_cpu_limit`), else Escalate; for an injected
+sidecar, Escalate naming the injector's annotation; for a recovered problem, nothing (one
+Escalate that says so). :func:`screen` applies the same vetoes to the LLM's proposals.
 """
 
 import dataclasses
+import decimal
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -48,6 +52,8 @@ RESTART_CATEGORIES: Final = frozenset(
 THROTTLED_RATIO: Final = 0.25
 #: CPU usage as a share of the CPU limit above which a container is saturated.
 SATURATED_RATIO: Final = 0.9
+#: A starved container's CPU limit grows by this factor (rounded up to 100m, at most 2x).
+CPU_LIMIT_GROWTH: Final = decimal.Decimal("1.5")
 #: Alert names (kubernetes-mixin) that mean overload, not sickness.
 OVERLOAD_ALERTS: Final = frozenset({"CPUThrottlingHigh", "KubeHpaMaxedOut"})
 #: Annotations mutating webhooks write when they inject a sidecar.
@@ -64,6 +70,7 @@ class Situation:
 
     recovered: str = ""
     overloaded: tuple[str, ...] = ()
+    cpu_starved: Mapping[str, decimal.Decimal] = dataclasses.field(default_factory=dict)
     template_containers: frozenset[str] | None = None
     injected_by: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
@@ -197,48 +204,60 @@ def _hpa_overload(index: view.BundleView) -> list[str]:
     return lines
 
 
-def _cpu_limits(index: view.BundleView) -> dict[str, float]:
+def _cpu_limits(index: view.BundleView) -> dict[str, decimal.Decimal]:
+    """CPU limits of the template's containers (of a pod's, for a bare pod), in cores."""
     spec = view.pod_template_spec(index.workload() or index.target_object() or {})
     if not spec:
         pods = index.scope_pods()
         spec = view.get_dict(pods[0], "spec") if pods else {}
-    limits: dict[str, float] = {}
+    limits: dict[str, decimal.Decimal] = {}
     for container in view.pod_spec_containers(spec):
         parsed = quantity.try_parse_quantity(view.get(container, "resources", "limits", "cpu"))
         if parsed is not None and parsed > 0:
-            limits[view.get_str(container, "name")] = float(parsed)
+            limits[view.get_str(container, "name")] = parsed
     return limits
 
 
-def _metric_overload(index: view.BundleView) -> list[str]:
+def _metric_overload(index: view.BundleView) -> tuple[list[str], dict[str, decimal.Decimal]]:
+    """Evidence of CPU starvation, and the starved containers with their CPU limit."""
     lines: list[str] = []
+    starved: dict[str, decimal.Decimal] = {}
     limits = _cpu_limits(index)
     for result in index.metrics():
         for labels, value in view.iter_metric_samples(result):
             container = labels.get("container", "")
-            if THROTTLED_METRIC in result.query and 0 < value <= 1 and value > THROTTLED_RATIO:
-                lines.append(
+            limit = limits.get(container)
+            if THROTTLED_METRIC in result.query and THROTTLED_RATIO < value <= 1:
+                line = (
                     f"Metric {THROTTLED_METRIC} container '{container or '?'}': "
                     f"{value:.0%} of CFS periods throttled"
                 )
-                break
-            limit = limits.get(container)
-            if CPU_USAGE_METRIC in result.query and limit and value >= SATURATED_RATIO * limit:
-                lines.append(
+            elif (
+                CPU_USAGE_METRIC in result.query
+                and limit
+                and value >= SATURATED_RATIO * float(limit)
+            ):
+                line = (
                     f"Metric {CPU_USAGE_METRIC} container '{container}': {value:.2f} cores "
-                    f"used of a {limit:g} core limit"
+                    f"used of a {quantity.format_quantity(limit)} CPU limit"
                 )
-                break
+            else:
+                continue
+            lines.append(line)
+            if limit:
+                starved[container] = limit
     for alert in index.bundle.alerts:
         name = alert.labels.get("alertname", "")
         if alert.status == "firing" and name in OVERLOAD_ALERTS:
             lines.append(f"Alert {name} (firing)")
-    return lines
+    return list(dict.fromkeys(lines)), starved
 
 
-def overload_reasons(index: view.BundleView) -> tuple[str, ...]:
-    """Evidence that the target lacks capacity rather than being sick (empty: none)."""
-    return tuple(dict.fromkeys([*_hpa_overload(index), *_metric_overload(index)]))
+def propose_cpu_limit(limit: decimal.Decimal) -> str:
+    """A starved container's new CPU limit: 1.5x, rounded up to 100m, at most 2x."""
+    step = decimal.Decimal("0.1")
+    grown = (limit * CPU_LIMIT_GROWTH / step).to_integral_value(rounding=decimal.ROUND_CEILING)
+    return quantity.format_quantity(min(grown * step, limit * 2))
 
 
 # -- Which containers can a template patch reach? ---------------------------------------------
@@ -249,10 +268,7 @@ def _template_containers(index: view.BundleView) -> frozenset[str] | None:
     if workload is None:
         return None
     spec = view.pod_template_spec(workload)
-    names = [
-        view.get_str(c, "name")
-        for c in [*view.dicts(spec.get("initContainers")), *view.dicts(spec.get("containers"))]
-    ]
+    names = [view.get_str(c, "name") for c in view.dicts(spec.get("containers"))]
     return frozenset(name for name in names if name) or None
 
 
@@ -270,9 +286,11 @@ def _injectors(index: view.BundleView) -> dict[str, str]:
 
 def assess(index: view.BundleView, category: Category) -> Situation:
     """The :class:`Situation` of the bundle's target for a finding of ``category``."""
+    starvation, starved = _metric_overload(index)
     return Situation(
         recovered=recovered_reason(index, category),
-        overloaded=overload_reasons(index),
+        overloaded=tuple(dict.fromkeys([*_hpa_overload(index), *starvation])),
+        cpu_starved=starved,
         template_containers=_template_containers(index),
         injected_by=_injectors(index),
     )
@@ -341,6 +359,19 @@ def _replacement(
         patches = [a for f in others for a in f.actions if a.type is ActionType.PATCH_HPA]
         if patches:
             return patches[:1]
+        workload = index.workload_ref()
+        reachable = situation.template_containers or frozenset()
+        raises = [
+            analyzers.make_action(
+                ActionType.SET_RESOURCES,
+                analyzers.key_ref(workload),
+                params={"container": name, "cpuLimit": propose_cpu_limit(limit)},
+            )
+            for name, limit in sorted(situation.cpu_starved.items())
+            if workload is not None and name in reachable
+        ]
+        if raises:
+            return raises
         return [
             analyzers.escalate(
                 analyzers.base.owner_ref(index),
