@@ -18,8 +18,12 @@ analyzers.
 The winner's evidence comes first; every other finding is appended as one "Also observed"
 line. If another *strong* finding is not explained by the winner (``EXPLAINS``, from the
 registry), the confidence is lowered by ``AMBIGUITY_FACTOR``: two independent strong stories
-mean the engine is less sure which one the user is fighting. Nothing matched: category Unknown with an
-Escalate action that says what to look at.
+mean the engine is less sure which one the user is fighting. Nothing matched: category
+Unknown with an Escalate action that says what to look at.
+
+Last, the winner's actions pass :func:`kubemedic.domain.safety.apply` (do no harm): nothing for
+a problem that has recovered, capacity instead of pod deletions for an overload, no template
+patch for an injected sidecar.
 """
 
 import dataclasses
