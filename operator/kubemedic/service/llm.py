@@ -39,7 +39,7 @@ from kubemedic.clients.kube import KubeReader
 from kubemedic.clients.llm import ChatResult, LLMClient, LLMRequestError, LLMUnavailableError
 from kubemedic.clients.tokenizer import TokenizerError, load_token_counter
 from kubemedic.domain import knowledge as knowledge_domain
-from kubemedic.domain import llm_output
+from kubemedic.domain import llm_output, safety
 from kubemedic.domain.prompt import (
     ChatMessage,
     Prompt,
@@ -51,7 +51,7 @@ from kubemedic.domain.prompt import (
 from kubemedic.domain.redaction import Redactor
 from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.conditions import ConditionReason, ConditionStatus, ConditionType
-from kubemedic.models.diagnosis import Diagnosis
+from kubemedic.models.diagnosis import Diagnosis, RejectedAction
 from kubemedic.models.incident import IncidentSpec, Severity
 from kubemedic.service.diagnosis import StageReport
 from kubemedic.settings import OperatorSettings
@@ -273,6 +273,13 @@ class LLMRefiner:
             except llm_output.InvalidAnswerError as second:
                 raise _InvalidAnswerError(str(second)) from second
         accepted, rejected = llm_output.check_actions(answer.actions, scope)
+        accepted, vetoed = safety.screen(bundle, answer.category, accepted)
+        rejected.extend(
+            RejectedAction(
+                type=a.type.value, target=safety.display_ref(a.target), reason=reason[:1024]
+            )
+            for a, reason in vetoed
+        )
         evidence, unknown_refs = llm_output.check_evidence(answer.evidence, prompt.refs)
         usage = _usage(results)
         combined = llm_output.combine(
