@@ -523,3 +523,24 @@ def test_llm_proposals_pass_the_same_vetoes() -> None:
     assert [(a, "recovered" in why) for a, why in vetoed] == [(restart, True)]
     current = oom_bundle(NOW - timedelta(minutes=2))
     assert safety.screen(current, Category.CRASH_LOOP, [restart]) == ([restart], [])
+
+
+def test_nested_lists_are_expanded_and_items_keep_their_own_kind() -> None:
+    node = {"metadata": {"name": "node-a"}, "status": {}}
+    nested = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            {"apiVersion": "v1", "kind": "NodeList", "items": [node, "not an object"]},
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}},
+        ],
+    }
+    objects = make_bundle([nested]).objects
+    assert [(o["apiVersion"], o["kind"]) for o in objects] == [("v1", "Node"), ("v1", "Service")]
+
+
+def test_an_empty_or_itemless_list_adds_nothing() -> None:
+    empty = {"apiVersion": "v1", "kind": "PodList", "items": []}
+    odd = {"apiVersion": "v1", "kind": "PodList", "items": None}
+    assert make_bundle([empty]).objects == []
+    assert make_bundle([odd]).objects == [odd]  # not a list: kept as the object it claims to be
