@@ -39,7 +39,7 @@ from kubemedic.domain.prompt.sections import (
     scope_section,
 )
 from kubemedic.domain.prompt.static import build_static_prefix, select_knowledge
-from kubemedic.domain.redaction import Redactor
+from kubemedic.domain.redaction import Redactor, redact_strings
 from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.diagnosis import Diagnosis
 from kubemedic.models.incident import IncidentSpec
@@ -110,7 +110,7 @@ def build_prompt(
             budget=budget,
             evidence_budget=max(evidence_budget - shrink, 0),
         )
-        user = evidence_redactor.redact_text(evidence_message(document))
+        user = evidence_message(redact_strings(document, evidence_redactor.redact_text))
         total = static_tokens + count_tokens(counter, user) + TEMPLATE_OVERHEAD_TOKENS
         if total <= budget.total_tokens:
             break
@@ -120,7 +120,7 @@ def build_prompt(
         for name in ("logs", "objects", "events", "alerts", "metrics"):
             document[name] = {"items": [], "omitted": omitted.get(name, 0) or 1}
         refs = {"incident", *(r for r in refs if r.startswith("rules:"))}
-        user = evidence_redactor.redact_text(evidence_message(document))
+        user = evidence_message(redact_strings(document, evidence_redactor.redact_text))
         total = static_tokens + count_tokens(counter, user) + TEMPLATE_OVERHEAD_TOKENS
     return Prompt(
         messages=(

@@ -130,10 +130,12 @@ def _fixed_prefix() -> str:
 
 def build_static_prefix(knowledge: Sequence[tuple[str, str]], *, redactor: Redactor) -> str:
     """The system message: byte-identical for the same knowledge documents."""
+    # NB: only the knowledge is redacted: the fixed part is kubemedic's own text, and the
+    # detector must not rewrite its JSON Schema.
     parts = [_fixed_prefix()]
     if knowledge:
         parts.append(
             "## Runbook knowledge (from the operators of this cluster)\n"
-            + "\n".join(text for _, text in knowledge)
+            + redactor.redact_text("\n".join(text for _, text in knowledge))
         )
-    return redactor.redact_text("\n".join(parts))
+    return "\n".join(parts)
