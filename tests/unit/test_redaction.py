@@ -385,6 +385,11 @@ def test_allow_listed_containers_and_env_names_are_sent() -> None:
         ("GET /x Authorization: Token 0a1b2c3d4e5f60718293a4b5c6d7e8f9", "0a1b2c3d4e5f6071"),
         ("mailer SG.abcdefghijklmnop1234.qrstuvwxyzABCDEF5678", "qrstuvwxyzABCDEF5678"),
         ("GET /o?X-Amz-Signature=" + "ab12" * 16, "ab12ab12ab12"),
+        ("docker login -u bob -p D0ckerPw registry.io", "D0ckerPw"),
+        ("password is Hunter2Pw", "Hunter2Pw"),
+        ("-Djavax.net.ssl.keyStorePassword=changeit", "changeit"),
+        ("mongodb+srv://admin:M0ngoPw@cluster0.mongodb.net/test", "M0ngoPw"),
+        ("Set-Cookie: JSESSIONID=8F3A1C2B4D5E6F7A8B9C0D1E; Path=/", "8F3A1C2B4D5E6F7A"),
     ],
 )
 def test_escaped_split_and_syntactic_forms_are_redacted(text: str, secret: str) -> None:
@@ -405,6 +410,9 @@ def test_escaped_split_and_syntactic_forms_are_redacted(text: str, secret: str) 
         "POST /api/v2/Users/12345/OrderHistory/Items 201",
         "trace_id=4bf92f3577b34da6a3ce929d0e0e4736",
         "DB_PASSWORD=${DB_PASSWORD}",
+        "pull access denied, may require authorization: server message: insufficient_scope",
+        "cache hit key=GET:/api/v1/Products/42",
+        "password is required",
     ],
 )
 def test_error_phrases_hashes_and_counts_are_kept(text: str) -> None:

@@ -96,6 +96,9 @@ def high_entropy(value: str, *, min_length: int = 16, min_entropy: float = 3.0) 
         return False
     has_digit = any(c.isdigit() for c in text)
     has_alpha = any(c.isalpha() for c in text)
+    # NB: a path or a route (``GET:/api/v1/Products/42``) is not random, whatever its case.
+    if "/" in text and all(len(part) <= 16 for part in re.split(r"[/:]", text)):
+        return False
     return has_digit and has_alpha and entropy(text) >= min_entropy
 
 
@@ -175,6 +178,7 @@ _VALUE: Final = (
     r"(?:\"(?:[^\"\\\n]|\\.){1,1024}\"|'[^'\n]{1,1024}'|\$\{[^}\n]{1,256}\}|\$\([^)\n]{1,256}\)|"
     r"(?![\[{\s])[^\s,;&\"'<>(){}\[\]]{1,1024})"
 )
+_STRONG_LOOSE_RE: Final = re.compile(r"(?i)(?:password|passwd|pwd|secret|passphrase)$")
 _COUNT_KEY_RE: Final = re.compile(r"(?i)tokens$|(?:max|min|num|count|len|limit)")
 
 
@@ -188,12 +192,28 @@ def _kv_accept(key: str, value: str) -> bool:
 
 
 def _weak_accept(key: str, value: str) -> bool:
-    del key
+    plain = _strip_quotes(value)
+    if _STRONG_LOOSE_RE.search(key) and len(plain) >= 6 and not plain_value(plain):
+        # ``password is Hunter2x``: a strong key word; any value with letters and digits.
+        return any(c.isdigit() for c in plain) and any(c.isalpha() for c in plain)
     return high_entropy(value, min_length=12, min_entropy=3.0)
 
 
 def _loose_accept(match: re.Match[str]) -> bool:
     return high_entropy(match.group("secret"), min_length=12, min_entropy=2.8)
+
+
+def _authorization_accept(match: re.Match[str]) -> bool:
+    """After a scheme anything but a plain word; without one (``authorization: server
+    message``), only what looks like a credential."""
+    value = match.group("secret")
+    if plain_value(value):
+        return False
+    if match.group("scheme"):
+        return True
+    return len(value) >= 8 and (
+        any(c.isdigit() for c in value) or any(c in "=+/._-" for c in value) or not value.islower()
+    )
 
 
 def _match_accept(match: re.Match[str]) -> bool:
@@ -495,12 +515,12 @@ BUILTIN_RULES: Final[tuple[Rule, ...]] = (
         "authorization",
         re.compile(
             r"(?i)\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?"
-            r"(?:(?:bearer|basic|token|digest|negotiate|apikey|api-key|key|sso-key|ssws|bot|"
-            r"otp|hmac|aws4-hmac-sha256|splunk|genieKey)\s+)?"
+            r"(?P<scheme>(?:bearer|basic|token|digest|negotiate|apikey|api-key|key|sso-key|"
+            r"ssws|bot|otp|hmac|aws4-hmac-sha256|splunk|genieKey)\s+)?"
             r"(?P<secret>(?!\[REDACTED)[^\s\"',;]{4,4096})"
         ),
         guards=("authorization",),
-        accept=lambda m: not plain_value(m.group("secret")),
+        accept=_authorization_accept,
     ),
     Rule(
         "token",
@@ -546,10 +566,10 @@ BUILTIN_RULES: Final[tuple[Rule, ...]] = (
         "cli-password",
         re.compile(
             r"\b(?:mysql|mysqldump|mysqladmin|mariadb|mariadb-dump|sshpass|redis-cli|"
-            r"mongo|mongosh|mongodump)\b[^\n|;&]{0,200}?\s-[pa](?:\s+)?"
+            r"mongo|mongosh|mongodump|login|twine)\b[^\n|;&]{0,200}?\s-[pa](?:\s+)?"
             r"(?P<secret>(?!\[REDACTED)[^\s\"'-][^\s\"']{0,255})"
         ),
-        guards=("mysql", "mariadb", "sshpass", "redis-cli", "mongo"),
+        guards=("mysql", "mariadb", "sshpass", "redis-cli", "mongo", "login", "twine"),
     ),
     Rule(
         "cli-password",
