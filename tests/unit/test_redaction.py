@@ -390,6 +390,8 @@ def test_allow_listed_containers_and_env_names_are_sent() -> None:
         ("-Djavax.net.ssl.keyStorePassword=changeit", "changeit"),
         ("mongodb+srv://admin:M0ngoPw@cluster0.mongodb.net/test", "M0ngoPw"),
         ("Set-Cookie: JSESSIONID=8F3A1C2B4D5E6F7A8B9C0D1E; Path=/", "8F3A1C2B4D5E6F7A"),
+        ("secret: !!binary c2VjcmV0LXZhbHVl", "c2VjcmV0LXZhbHVl"),
+        ("HEROKU_API_KEY=01234567-89ab-cdef-0123-456789abcdef", "01234567-89ab"),
     ],
 )
 def test_escaped_split_and_syntactic_forms_are_redacted(text: str, secret: str) -> None:
@@ -413,6 +415,8 @@ def test_escaped_split_and_syntactic_forms_are_redacted(text: str, secret: str) 
         "pull access denied, may require authorization: server message: insufficient_scope",
         "cache hit key=GET:/api/v1/Products/42",
         "password is required",
+        "commit hash 9fceb02d0ae598e95dc970b74767f19372d61af8",
+        "idempotency key 7f3c9a2e-1b4d-4e8f-9a6b-2c1d0e9f8a7b",
     ],
 )
 def test_error_phrases_hashes_and_counts_are_kept(text: str) -> None:

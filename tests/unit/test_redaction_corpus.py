@@ -130,3 +130,21 @@ def test_each_kind_is_caught_alone() -> None:
     redactor = Redactor()
     missed = [p.kind for p in PLANTS if p.secret in unescape(redactor.redact_text(p.line))]
     assert missed == []
+
+
+def test_a_secret_at_a_truncation_point_is_redacted_before_the_cut() -> None:
+    """An event message is cut at 512 characters; a token straddling the cut would not
+    look like one any more, so redaction comes first."""
+    token = "ghp_" + "A1b2C3d4E5" * 4
+    bundle, spec = corpus_bundle([Planted("github-ghp", token, "x" * 500 + f" {token}", "event")])
+    prompt = incident_prompt(
+        bundle,
+        rules=diagnose_bundle(bundle),
+        spec=spec,
+        knowledge=(),
+        counter=estimate_counter(3.0),
+        redactor=Redactor(),
+        budget=LARGE_BUDGET,
+    )
+    assert "ghp_A1b2" not in prompt_text(prompt)
+    assert "x" * 500 in prompt_text(prompt)

@@ -56,6 +56,7 @@ _PLACEHOLDER_RE: Final = re.compile(
     r"^(?:\*+|x{3,}|\.{3}|<[^>]*>|\$\{[^}]*\}|\$\([^)]*\)|\$[A-Za-z_][A-Za-z0-9_]*|"
     r"\{\{.*\}\}|%[sdv]|\[REDACTED[^\]]*\]?|/[^\s]*|\./[^\s]*|~/[^\s]*)$"
 )
+_UUID_RE: Final = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 _STATE_WORD_RE: Final = re.compile(r"^[a-z]{2,14}(?:ed|ing)$")
 
 
@@ -92,7 +93,7 @@ def plain_value(value: str) -> bool:
 def high_entropy(value: str, *, min_length: int = 16, min_entropy: float = 3.0) -> bool:
     """A value that looks random: long enough, letters and digits mixed, high entropy."""
     text = _strip_quotes(value)
-    if len(text) < min_length or plain_value(text):
+    if len(text) < min_length or plain_value(text) or _UUID_RE.fullmatch(text):
         return False
     has_digit = any(c.isdigit() for c in text)
     has_alpha = any(c.isalpha() for c in text)
@@ -169,7 +170,7 @@ KEY_WORD: Final = (
     r"(?:[_-]?(?:base|value|b64|base64|hash|data|string|str|text|plain))?"
 )
 #: Weak key words: only a high-entropy value next to them is redacted.
-WEAK_KEY_WORD: Final = r"(?:key|auth|signature|sig|hash|salt|nonce|otp|code)"
+WEAK_KEY_WORD: Final = r"(?:key|auth|signature|sig|salt|nonce|otp|code)"
 _KEY_CHARS: Final = r"[A-Za-z0-9_.-]"
 SECRET_NAME_RE: Final = re.compile(rf"(?i)^{_KEY_CHARS}{{0,253}}?{KEY_WORD}$")
 #: A value in ``key=value``: quoted, or up to a separator; never a '[' (already redacted)
@@ -279,8 +280,11 @@ def _key_value_replacer(
                 if sep is None or (_LOOSE_KEY_RE if index else key_end).search(key) is None:
                     continue
                 value = _VALUE_RE.match(text, sep.end())
-                if value is not None and value.group(0) in _BLOCK_INDICATORS:
-                    # NB: a YAML block scalar whose line breaks were lost (``password: | x``).
+                if value is not None and (
+                    value.group(0) in _BLOCK_INDICATORS or value.group(0).startswith("!!")
+                ):
+                    # NB: a YAML block scalar whose line breaks were lost (``password: | x``),
+                    # or a YAML tag (``password: !!binary x``): the value comes next.
                     after = value.end()
                     while after < len(text) and text[after] in " \t":
                         after += 1
@@ -449,7 +453,7 @@ _VENDOR_GUARDS: Final = _words(
 
 #: Substrings of every key word (the guards of the key=value rules).
 _KV_GUARDS: Final = _words("pass pw secret token key cred session sid cookie dsn conn pin")
-_WEAK_GUARDS: Final = (*_KV_GUARDS, *_words("auth sig hash salt nonce otp code"))
+_WEAK_GUARDS: Final = (*_KV_GUARDS, *_words("auth sig salt nonce otp code"))
 
 BUILTIN_RULES: Final[tuple[Rule, ...]] = (
     # PEM private keys: whole blocks; then a BEGIN whose END was cut off; then an END whose

@@ -44,7 +44,11 @@ def events_section(
 ) -> Section:
     merged: dict[tuple[str, str, str], tuple[view.EventInfo, str]] = {}
     for obj in bundle.objects:
-        event = view.parse_event(obj)
+        # NB: redacted before parse_event cuts the message: a secret cut in half by a
+        # truncation may no longer look like one.
+        event = view.parse_event(
+            redactor.redact_object(obj) if view.kind_of(obj) == "Event" else obj
+        )
         if event is None:
             continue
         subject = f"{event.object_kind}/{event.object_namespace}/{event.object_name}".replace(
@@ -72,7 +76,7 @@ def events_section(
             "reason": event.reason,
             "count": event.count,
             "last": when,
-            "message": redactor.redact_text(view.truncate(event.message, MAX_EVENT_MESSAGE)),
+            "message": view.truncate(event.message, MAX_EVENT_MESSAGE),
         }
         size = measure(counter, entry) if used < budget else budget + 1
         if used + size > budget:
@@ -168,7 +172,7 @@ def rules_section(
     rules: Diagnosis, *, redactor: Redacts, counter: TokenCounter, budget: int
 ) -> Section:
     evidence = [
-        {"id": f"rules:{n}", "text": redactor.redact_text(view.truncate(line, MAX_RULE_EVIDENCE))}
+        {"id": f"rules:{n}", "text": view.truncate(redactor.redact_text(line), MAX_RULE_EVIDENCE)}
         for n, line in enumerate(rules.evidence, start=1)
     ]
     value: dict[str, Any] = {
