@@ -37,7 +37,6 @@ from typing import Any, Final
 
 from kubemedic.domain.secret_rules import (
     BUILTIN_RULES,
-    KEY_WORD,
     REDACTED,
     SECRET_NAME_RE,
     Rule,
@@ -274,7 +273,6 @@ def _is_secret(obj: Any) -> bool:
     return isinstance(obj, Mapping) and obj.get("kind") == "Secret"
 
 
-_SECRET_KEY_RE: Final = re.compile(rf"(?i)^[A-Za-z0-9_./-]{{0,253}}?{KEY_WORD}$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -372,7 +370,7 @@ def _secret_scalar(key: str, child: Any) -> bool:
     value is plainly not one (``tokens: 512`` is a count, ``password: required`` a state)."""
     if isinstance(child, bool) or not isinstance(child, str | int | float):
         return False
-    if _SECRET_KEY_RE.match(key) is None:
+    if SECRET_NAME_RE.match(key) is None:
         return False
     value = str(child)
     if plain_value(value):

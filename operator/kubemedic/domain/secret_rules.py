@@ -172,7 +172,8 @@ KEY_WORD: Final = (
 #: Weak key words: only a high-entropy value next to them is redacted.
 WEAK_KEY_WORD: Final = r"(?:key|auth|signature|sig|salt|nonce|otp|code)"
 _KEY_CHARS: Final = r"[A-Za-z0-9_.-]"
-SECRET_NAME_RE: Final = re.compile(rf"(?i)^{_KEY_CHARS}{{0,253}}?{KEY_WORD}$")
+#: A map key or variable name that names a secret (``DB_PASSWORD``, ``auth/token``).
+SECRET_NAME_RE: Final = re.compile(rf"(?i)^[A-Za-z0-9_./-]{{0,253}}?{KEY_WORD}$")
 #: A value in ``key=value``: quoted, or up to a separator; never a '[' (already redacted)
 #: or '{' (a nested object, not a value).
 _VALUE: Final = (
@@ -221,7 +222,6 @@ def _match_accept(match: re.Match[str]) -> bool:
     return _kv_accept(match.group("key"), match.group("secret"))
 
 
-_KV_SEP: Final = r"\s*(?:=>|:=|=|:)\s*"
 _VALUE_RE: Final = re.compile(_VALUE)
 _KEY_CHAR_SET: Final = frozenset(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"
