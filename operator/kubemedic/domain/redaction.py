@@ -273,8 +273,6 @@ def _is_secret(obj: Any) -> bool:
     return isinstance(obj, Mapping) and obj.get("kind") == "Secret"
 
 
-
-
 @dataclasses.dataclass(frozen=True)
 class _Walk:
     """One deep copy of a JSON value with the structural rules applied."""
