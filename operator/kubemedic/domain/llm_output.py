@@ -71,6 +71,8 @@ LLM_ONLY_MAX_CONFIDENCE: Final = 0.7
 MAX_CONFIDENCE: Final = 0.99
 #: At most this many actions in a combined diagnosis (the CRD allows 16).
 MAX_COMBINED_ACTIONS: Final = 12
+#: Marks text the model wrote wherever a person reads it (runbook, Escalate instructions).
+MODEL_WRITTEN: Final = "Model-written (unverified)"
 
 # -- the answer ---------------------------------------------------------------------------
 
@@ -343,13 +345,16 @@ def check_action(proposal: ActionProposal, scope: ActionScope) -> Action | Rejec
             f"target {_display_target(proposal)} is outside the incident's scope "
             "(the target, its pods and ReplicaSets, their nodes, its HPA)"
         )
+    params_in = proposal.params
+    if action_type is ActionType.ESCALATE:
+        params_in = _marked_escalation(params_in)
     try:
         action = Action(
             type=action_type,
             target=ObjectRef(
                 kind=target.kind, namespace=target.namespace or None, name=target.name
             ),
-            params=proposal.params,
+            params=params_in,
             risk=ACTION_RISKS[action_type],
         )
     except ValidationError as exc:
@@ -370,6 +375,17 @@ def check_action(proposal: ActionProposal, scope: ActionScope) -> Action | Rejec
             f"({', '.join(sorted(scope.containers))})"
         )
     return action
+
+
+def _marked_escalation(params: Mapping[str, Any]) -> dict[str, Any]:
+    """An Escalate's texts as the model wrote them, marked so: a person reading them (the
+    Incident's status, a notification) must know no rule or human vouched for them."""
+    marked = dict(params)
+    for key, limit in (("reason", 1024), ("instructions", 4096)):
+        text = marked.get(key)
+        if isinstance(text, str) and text.strip() and not text.startswith(MODEL_WRITTEN):
+            marked[key] = (f"{MODEL_WRITTEN}: {text}")[:limit]
+    return marked
 
 
 def check_actions(
@@ -478,7 +494,7 @@ def combine(
             category, summary, confidence = rules.category, rules.summary, rules.confidence
             actions = list(rules.actions)
             engine = "rules+llm"
-    llm_evidence = [f"LLM root cause: {answer.root_cause[:900]}", *evidence]
+    llm_evidence = [f"LLM root cause ({MODEL_WRITTEN}): {answer.root_cause[:900]}", *evidence]
     all_evidence = (
         [*llm_evidence, *rules.evidence] if llm_first else [*rules.evidence, *llm_evidence]
     )
@@ -514,7 +530,10 @@ def combined_runbook(
 ) -> str:
     """Both runbooks, the leading engine's first; a disagreement is said up front."""
     llm_part = (
-        f"## Root cause (LLM, {answer.category.value}, {answer.confidence:.0%})\n\n"
+        f"## {MODEL_WRITTEN}: root cause and steps (LLM, {answer.category.value}, "
+        f"{answer.confidence:.0%})\n\n"
+        "> Written by a language model from the evidence; no rule or person checked it. "
+        "Verify each command before you run it.\n\n"
         f"{answer.root_cause.strip()}\n\n{answer.runbook.strip()}"
     ).strip()
     rules_part = rules.runbook.strip()
@@ -530,6 +549,7 @@ def combined_runbook(
 
 
 __all__ = [
+    "MODEL_WRITTEN",
     "SCHEMA_NAME",
     "ActionProposal",
     "ActionScope",

@@ -226,11 +226,10 @@ class LLMRefiner:
         counter, exact = await self._counter(client, _calibration_sample())
 
         def prompt_for(b: PromptBudget) -> Prompt:
-            return build_prompt(
+            return incident_prompt(
                 bundle,
                 rules=base,
                 spec=spec,
-                scope=scope,
                 knowledge=docs,
                 counter=counter,
                 redactor=self.redactor,
@@ -334,6 +333,46 @@ def _calibration_sample() -> str:
     return build_static_prefix((), redactor=Redactor())
 
 
+def incident_prompt(
+    bundle: IncidentBundle,
+    *,
+    rules: Diagnosis,
+    spec: IncidentSpec | None,
+    knowledge: Sequence[knowledge_domain.KnowledgeDoc],
+    counter: TokenCounter,
+    redactor: Redactor,
+    budget: PromptBudget,
+) -> Prompt:
+    """The messages the operator sends the model for ``bundle``: scoped to the incident's
+    objects, fitted to ``budget`` and redacted. ``kubemedic prompt`` shows exactly these."""
+    return build_prompt(
+        bundle,
+        rules=rules,
+        spec=spec,
+        scope=llm_output.action_scope(bundle),
+        knowledge=knowledge,
+        counter=counter,
+        redactor=redactor,
+        budget=budget,
+    )
+
+
+def redactor_from_settings(settings: OperatorSettings) -> Redactor:
+    """The redactor of the settings: extra patterns and the allow-lists of structured fields."""
+    return Redactor.with_extra_patterns(
+        settings.llm_redact_patterns,
+        env_values=settings.llm_send_env_values,
+        command_containers=settings.llm_send_commands,
+    )
+
+
+def budget_from_settings(settings: OperatorSettings) -> PromptBudget:
+    return PromptBudget(
+        total_tokens=settings.llm_prompt_token_budget,
+        knowledge_tokens=settings.llm_knowledge_token_budget,
+    )
+
+
 def build_refiner(settings: OperatorSettings, *, reader: KubeReader | None) -> LLMRefiner:
     """The refiner the operator uses: knowledge from ConfigMaps (when ``reader`` is given and
     documents are wanted), and an LLM client when ``llm_urls`` is set."""
@@ -342,6 +381,7 @@ def build_refiner(settings: OperatorSettings, *, reader: KubeReader | None) -> L
         knowledge = ConfigMapKnowledge(
             reader,
             namespace=settings.operator_namespace,
+            extra_namespaces=settings.runbook_knowledge_namespaces,
             ttl_seconds=settings.runbook_knowledge_ttl_seconds,
         )
     client: LLMClient | None = None
@@ -374,10 +414,7 @@ def build_refiner(settings: OperatorSettings, *, reader: KubeReader | None) -> L
                     time.perf_counter() - started,
                 )
     options = RefinerOptions(
-        budget=PromptBudget(
-            total_tokens=settings.llm_prompt_token_budget,
-            knowledge_tokens=settings.llm_knowledge_token_budget,
-        ),
+        budget=budget_from_settings(settings),
         max_completion_tokens=settings.llm_max_completion_tokens,
         runbook_documents=settings.runbook_knowledge_documents,
         use_priority=settings.llm_priority,
@@ -385,7 +422,7 @@ def build_refiner(settings: OperatorSettings, *, reader: KubeReader | None) -> L
     return LLMRefiner(
         client=client,
         knowledge=knowledge,
-        redactor=Redactor.with_extra_patterns(settings.llm_redact_patterns),
+        redactor=redactor_from_settings(settings),
         counter=counter,
         options=options,
     )
@@ -396,6 +433,9 @@ __all__ = [
     "KnowledgeSource",
     "LLMRefiner",
     "RefinerOptions",
+    "budget_from_settings",
     "build_refiner",
     "estimate_counter",
+    "incident_prompt",
+    "redactor_from_settings",
 ]

@@ -290,7 +290,9 @@ def log_line(index: view.BundleView, problem: ContainerProblem) -> tuple[str, st
         if not lines:
             continue
         errors = [
-            line for line in lines if vocabulary.ERROR_LINE_RE.search(line[: vocabulary.MAX_SCAN])
+            line
+            for line in lines
+            if vocabulary.ERROR_LINE_RE.search(line[: vocabulary.MAX_SCAN].lower())
         ]
         line = (errors or lines)[-1]
         instance = "previous instance" if log.previous else "current instance"
