@@ -16,6 +16,7 @@ from typing import Any, Final
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from kubemedic.clients.approvals import ApprovalClient
 from kubemedic.clients.evidence import TargetNotFoundError, gather_bundle, object_path
 from kubemedic.clients.kube import REQUEST_TIMEOUT_SECONDS, KubeReader, RawObject
 from kubemedic.constants import (
@@ -63,6 +64,7 @@ class Remediator:
     def __init__(self, api: client.ApiClient) -> None:
         self.api = api
         self.reader = KubeReader(api)
+        self.approval_client = ApprovalClient(api)
 
     def _call(
         self,
@@ -206,6 +208,30 @@ class Remediator:
             if view.name_of(item) != excluding
             and view.get(item, "status", "phase") == Phase.REMEDIATING.value
         )
+
+    def limit_ranges(self, namespace: str) -> list[RawObject]:
+        """The namespace's LimitRanges (SetResources must stay inside them)."""
+        return self.reader.list(
+            f"/api/v1/namespaces/{namespace}/limitranges", api_version="v1", kind="LimitRange"
+        )
+
+    def hpas(self, namespace: str) -> list[RawObject]:
+        """The namespace's HPAs (ScaleWorkload must not go above one's maxReplicas)."""
+        return self.reader.list(
+            f"/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers",
+            api_version="autoscaling/v2",
+            kind="HorizontalPodAutoscaler",
+        )
+
+    # -- approvals ------------------------------------------------------------------------
+
+    def approvals(self, namespace: str) -> list[RawObject]:
+        """Every IncidentApproval in the namespace, read from the API server (not a cache)."""
+        return self.approval_client.list_for(namespace)
+
+    def write_approval_status(self, namespace: str, name: str, *, status: dict[str, Any]) -> None:
+        """Record the operator's clock and outcome on an IncidentApproval."""
+        self.approval_client.write_status(namespace, name, status=status)
 
     # -- incidents ------------------------------------------------------------------------
 
