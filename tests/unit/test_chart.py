@@ -488,10 +488,11 @@ def test_admission_policies_are_the_crds_policies_with_the_releases_names() -> N
         assert ours["spec"]["validations"] == source["spec"]["validations"]
         assert ours["spec"]["matchConstraints"] == source["spec"]["matchConstraints"]
         variables = {v["name"]: v["expression"] for v in ours["spec"].get("variables", [])}
-        if "operatorUsers" in variables:
-            assert json.loads(variables["operatorUsers"]) == [
-                "system:serviceaccount:kubemedic:kubemedic"
-            ]
+        conditions = {c["name"]: c["expression"] for c in ours["spec"].get("matchConditions", [])}
+        if "operator-identity" in conditions:
+            assert conditions["operator-identity"] == (
+                'request.userInfo.username in ["system:serviceaccount:kubemedic:kubemedic"]'
+            )
             assert "kube-system" in json.loads(variables["protectedNamespaces"])
         if "clusterScopeNamespaces" in variables:
             assert json.loads(variables["clusterScopeNamespaces"]) == ["kubemedic", "shop"]
