@@ -162,7 +162,10 @@ def incident(name: str, target: dict[str, Any], **spec: Any) -> dict[str, Any]:
 
 def until_enforced(cluster: LocalCluster, namespace: str) -> None:
     """Admission policies take effect a moment after they are created: wait for that."""
-    probe = incident("probe", {"kind": "Deployment", "namespace": "elsewhere", "name": "x"})
+    probe = incident("unused", {"kind": "Deployment", "namespace": "elsewhere", "name": "x"})
+    # NB: a new name each try: a probe admitted before the policy took effect must not turn
+    # every later try into "already exists".
+    probe["metadata"] = {"generateName": "probe-"}
     wait_for(
         lambda: refused(create_as(cluster, "rita", namespace, probe), "must be the Incident's"),
         timeout=30,
@@ -477,7 +480,7 @@ def test_the_operators_identity_may_only_cordon_a_node(
             uncordon_relabel,
             {"spec": {"unschedulable": False}},
             {"metadata": {"labels": {"team": "mine"}}},
-            {"metadata": {"annotations": {"node.alpha.kubernetes.io/ttl": "0"}}},
+            {"metadata": {"annotations": {"example.com/owner": "mallory"}}},
             {"spec": {"taints": [{"key": "x", "effect": "NoSchedule"}]}},
         ):
             result = patch(attempt)
