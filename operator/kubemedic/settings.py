@@ -49,7 +49,10 @@ class OperatorSettings(BaseSettings):
         description="how long an applied action may take to make the target healthy",
     )
     approval_ttl_seconds: int = Field(
-        default=3600, ge=60, description="approval lifetime when no RemediationPolicy sets one"
+        default=3600,
+        ge=60,
+        description="how long an approval stays valid, and how long an action waits for one, "
+        "when no RemediationPolicy decided it",
     )
     # -- leader election (only the leader reconciles Incidents and applies actions) ------------
     leader_election: bool = Field(

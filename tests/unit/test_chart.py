@@ -381,6 +381,8 @@ def test_operator_rules_cover_what_the_code_does() -> None:
         ("kubemedic.dev", "incidentapprovals", "watch"),
         ("kubemedic.dev", "incidentapprovals/status", "patch"),
         ("", "limitranges", "list"),
+        ("kubemedic.dev", "remediationpolicies", "watch"),
+        ("kubemedic.dev", "remediationpolicies/status", "patch"),
         ("", "events", "create"),
         ("", "events", "list"),
         ("", "pods/log", "get"),

@@ -19,6 +19,9 @@ history, the Events and the values of the metrics, before and after:
 - revert success and revert failure: announced and counted exactly once (a revert used to
   be counted as ``failed`` and ``reverted`` and announced twice);
 - a write refused with a conflict announces and counts nothing;
+- without a policy the action awaits approval (the approve command is in the message); a
+  rejection escalates; an approval for a target that changed since the diagnosis is refused
+  and the Incident diagnosed again;
 - IncidentApprovals: taken on the operator's clock and spent once used; the reporter cannot
   approve under ``requireDistinctApprover`` (someone else can); an approved ScaleWorkload to 0
   is denied by the bounds before any dry-run; an action outside the Incident's namespace is
@@ -322,9 +325,16 @@ def delta(before: dict[str, dict[str, float]], action_type: ActionType) -> dict[
 
 
 def approval(
-    action: Action, *, created: datetime, seen: datetime | None = None, name: str = "approve-1"
+    action: Action,
+    *,
+    created: datetime,
+    seen: datetime | None = None,
+    name: str = "approve-1",
+    decision: str = "Approve",
+    approver: str = "alice",
+    reason: str | None = None,
 ) -> RawObject:
-    """An IncidentApproval of ``action`` by alice, as the API server would hold it."""
+    """An IncidentApproval of ``action``, as the API server would hold it."""
     obj: RawObject = {
         "apiVersion": "kubemedic.dev/v1alpha1",
         "kind": "IncidentApproval",
@@ -332,10 +342,12 @@ def approval(
         "spec": {
             "incident": INCIDENT,
             "actionID": action.id,
-            "decision": "Approve",
-            "approver": "alice",
+            "decision": decision,
+            "approver": approver,
         },
     }
+    if reason is not None:
+        obj["spec"]["reason"] = reason
     if seen is not None:
         obj["status"] = {"seenAt": iso(seen), "outcome": "Pending"}
     return obj
@@ -822,3 +834,98 @@ def test_a_write_refused_with_a_conflict_announces_and_counts_nothing(
     assert (result.events, result.after, fake.writes) == ([], None, 0)
     assert status(fake)["actions"] == []
     assert delta(counted, ActionType.RESTART_ROLLOUT) == {}
+
+
+def test_without_a_policy_the_action_awaits_approval_with_the_command_to_give_it(
+    counted: dict[str, dict[str, float]],
+) -> None:
+    action = restart()
+    target = deployment()
+    fake = FakeRemediator(incident(action, target=target, phase="Diagnosed"), [target])
+
+    result = run(fake)
+
+    [written] = status(fake)["actions"]
+    assert (written["state"], written["decision"]["outcome"]) == (
+        "AwaitingApproval",
+        "RequiresApproval",
+    )
+    assert status(fake)["phase"] == "AwaitingApproval"
+    assert conditions(fake)["Approved"] == ("False", "AwaitingApproval")
+    assert (
+        f"kubemedic approve {INCIDENT} -n {NS} --action {action.id}"
+        in (status(fake)["history"][0]["message"])
+    )
+    assert events(result) == [("Normal", "AwaitingApproval")]
+    assert fake.patches == []
+    assert delta(counted, ActionType.RESTART_ROLLOUT) == {}
+
+
+def test_a_rejection_escalates_and_is_counted(counted: dict[str, dict[str, float]]) -> None:
+    action = scale(3)
+    target = deployment()
+    fake = FakeRemediator(
+        incident(
+            action,
+            target=target,
+            phase="AwaitingApproval",
+            records=[_awaiting(action, target, NOW - timedelta(minutes=1))],
+        ),
+        [target],
+    )
+    fake.approval_objects = [
+        approval(
+            action,
+            created=NOW - timedelta(minutes=1),
+            decision="Reject",
+            approver="bob",
+            reason="no",
+        )
+    ]
+
+    result = run(fake)
+
+    [written] = status(fake)["actions"]
+    assert written["state"] == "Rejected"
+    assert written["decision"] == {
+        "outcome": "Rejected",
+        "rule": "rejected by bob: no",
+        "decidedBy": "bob",
+        "time": iso(NOW),
+    }
+    assert status(fake)["phase"] == "Escalated"
+    assert conditions(fake)["Resolved"] == ("False", "Escalated")
+    assert events(result) == [("Normal", "Rejected")]
+    assert delta(counted, ActionType.SCALE_WORKLOAD) == {"rejected": 1.0}
+    assert fake.approval_objects[0]["status"]["outcome"] == "Rejected"
+
+
+def test_an_approval_for_a_changed_target_is_refused_and_rediagnosed(
+    counted: dict[str, dict[str, float]],
+) -> None:
+    action = scale(3)
+    diagnosed_as = deployment()
+    changed = deployment(generation=8)  # someone edited the spec since the diagnosis
+    fake = FakeRemediator(
+        incident(
+            action,
+            target=diagnosed_as,
+            phase="AwaitingApproval",
+            records=[_awaiting(action, diagnosed_as, NOW - timedelta(minutes=1))],
+        ),
+        [changed],
+    )
+    fake.approval_objects = [approval(action, created=NOW - timedelta(minutes=1))]
+
+    result = run(fake)
+
+    assert status(fake)["actions"][0]["state"] == "Refused"
+    assert status(fake)["phase"] == "Diagnosing"
+    assert conditions(fake)["Approved"] == ("False", "TargetChanged")
+    assert conditions(fake)["Diagnosed"] == ("False", "TargetChanged")
+    assert steps(fake) == ["Refused"]
+    assert events(result) == [("Warning", "TargetChanged")]
+    assert [p for p in fake.patches if not p[1]] == []
+    assert delta(counted, ActionType.SCALE_WORKLOAD) == {"refused": 1.0}
+    # Spent: the refused approval never approves the action proposed again.
+    assert fake.approval_objects[0]["status"]["outcome"] == "Refused"

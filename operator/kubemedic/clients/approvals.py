@@ -19,12 +19,11 @@ from typing import Any, Final
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from kubemedic.clients.kube import REQUEST_TIMEOUT_SECONDS, KubeReader, RawObject
+from kubemedic.clients.kube import MERGE_PATCH, KubeReader, RawObject, send_json
 from kubemedic.constants import API_GROUP, API_VERSION, APPROVAL_PLURAL, FIELD_MANAGER
 
 logger = logging.getLogger(__name__)
 
-MERGE_PATCH: Final = "application/merge-patch+json"
 SELF_SUBJECT_REVIEW: Final = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
 
 
@@ -53,19 +52,14 @@ class ApprovalClient:
     def _call(
         self, method: str, path: str, *, body: Any, content_type: str = "application/json"
     ) -> RawObject:
-        response = self.api.call_api(
-            path,
+        return send_json(
+            self.api,
             method,
-            query_params=[("fieldManager", FIELD_MANAGER)],
-            header_params={"Content-Type": content_type, "Accept": "application/json"},
+            path,
             body=body,
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _return_http_data_only=True,
-            _request_timeout=REQUEST_TIMEOUT_SECONDS,
+            content_type=content_type,
+            query={"fieldManager": FIELD_MANAGER},
         )
-        data: RawObject = json.loads(response.data or b"{}")
-        return data
 
     @staticmethod
     def _path(namespace: str, name: str | None = None) -> str:

@@ -20,6 +20,8 @@ REQUEST_TIMEOUT_SECONDS: Final = 15.0
 LOG_TIMEOUT_SECONDS: Final = 5.0
 
 RawObject = dict[str, Any]
+JSON_PATCH: Final = "application/json-patch+json"
+MERGE_PATCH: Final = "application/merge-patch+json"
 
 
 def load_api_client(kubeconfig: str | None = None) -> client.ApiClient:
@@ -130,3 +132,31 @@ class KubeReader:
             logger.debug("no log for %s/%s[%s]: %r", namespace, pod, container, exc)
             return None
         return data.decode("utf-8", errors="replace")
+
+
+def send_json(
+    api: client.ApiClient,
+    method: str,
+    path: str,
+    *,
+    body: Any = None,
+    content_type: str = "application/json",
+    query: dict[str, str] | None = None,
+) -> RawObject:
+    """A write (PATCH, DELETE, ...) with a JSON body; the answer as plain JSON.
+
+    Raises ``ApiException``; callers turn the statuses they expect into their own errors.
+    """
+    response = api.call_api(
+        path,
+        method,
+        query_params=list((query or {}).items()),
+        header_params={"Content-Type": content_type, "Accept": "application/json"},
+        body=body,
+        auth_settings=["BearerToken"],
+        _preload_content=False,
+        _return_http_data_only=True,
+        _request_timeout=REQUEST_TIMEOUT_SECONDS,
+    )
+    data: RawObject = json.loads(response.data or b"{}")
+    return data

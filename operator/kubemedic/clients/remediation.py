@@ -1,5 +1,5 @@
 """Writes to the cluster for remediation: JSON patches (dry-run first), pod deletion,
-Incident status with optimistic concurrency, and the reads the policy needs.
+Incident status with optimistic concurrency; the policies come from clients/policies.py.
 
 NB: every write carries ``fieldManager=kubemedic`` so ``managedFields`` shows who
 changed what; Incident status writes carry ``metadata.resourceVersion`` so two
@@ -9,34 +9,27 @@ writers (a retry, a second replica) can never both succeed on the same version.
 from __future__ import annotations
 
 import json
-import logging
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from kubemedic.clients.approvals import ApprovalClient
 from kubemedic.clients.evidence import TargetNotFoundError, gather_bundle, object_path
-from kubemedic.clients.kube import REQUEST_TIMEOUT_SECONDS, KubeReader, RawObject
+from kubemedic.clients.kube import JSON_PATCH, MERGE_PATCH, KubeReader, RawObject, send_json
+from kubemedic.clients.policies import PolicyStore
 from kubemedic.constants import (
     API_GROUP,
     API_VERSION,
     FIELD_MANAGER,
     INCIDENT_PLURAL,
-    POLICY_PLURAL,
 )
 from kubemedic.domain import view
 from kubemedic.domain.policy import NamedPolicy
 from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.incident import Phase
-from kubemedic.models.policy import RemediationPolicySpec
 from kubemedic.models.target import TargetKind, TargetRef
-
-logger = logging.getLogger(__name__)
-
-JSON_PATCH: Final = "application/json-patch+json"
-MERGE_PATCH: Final = "application/merge-patch+json"
 
 
 class ConflictError(RuntimeError):
@@ -65,6 +58,7 @@ class Remediator:
         self.api = api
         self.reader = KubeReader(api)
         self.approval_client = ApprovalClient(api)
+        self.policy_store = PolicyStore(api)
 
     def _call(
         self,
@@ -75,19 +69,7 @@ class Remediator:
         content_type: str = "application/json",
         query: dict[str, str] | None = None,
     ) -> RawObject:
-        response = self.api.call_api(
-            path,
-            method,
-            query_params=list((query or {}).items()),
-            header_params={"Content-Type": content_type, "Accept": "application/json"},
-            body=body,
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _return_http_data_only=True,
-            _request_timeout=REQUEST_TIMEOUT_SECONDS,
-        )
-        data: RawObject = json.loads(response.data or b"{}")
-        return data
+        return send_json(self.api, method, path, body=body, content_type=content_type, query=query)
 
     # -- targets ------------------------------------------------------------------------
 
@@ -168,46 +150,15 @@ class Remediator:
                 return template if isinstance(template, dict) else None
         return None
 
-    # -- policy inputs ------------------------------------------------------------------
+    # -- policy inputs (clients/policies.py) ----------------------------------------------
 
     def policies(self) -> list[NamedPolicy]:
-        """Every valid RemediationPolicy (an invalid one is logged and skipped)."""
-        items = self.reader.list(
-            f"/apis/{API_GROUP}/{API_VERSION}/{POLICY_PLURAL}",
-            api_version=f"{API_GROUP}/{API_VERSION}",
-            kind="RemediationPolicy",
-        )
-        result = []
-        for item in items:
-            try:
-                spec = RemediationPolicySpec.model_validate(item.get("spec") or {})
-            except ValueError as exc:
-                logger.warning("ignoring invalid RemediationPolicy %s: %s", view.cite(item), exc)
-                continue
-            result.append(
-                NamedPolicy(namespace=view.namespace_of(item), name=view.name_of(item), spec=spec)
-            )
-        return result
+        return self.policy_store.policies()
 
     def namespace_labels(self, namespace: str | None) -> dict[str, str]:
-        if not namespace:
-            return {}
-        obj = self.reader.get(f"/api/v1/namespaces/{namespace}")
-        return view.labels_of(obj) if obj else {}
+        return self.policy_store.namespace_labels(namespace)
 
-    def remediating_in(self, namespace: str, *, excluding: str) -> int:
-        """How many other Incidents in ``namespace`` are applying or verifying an action."""
-        items = self.reader.list(
-            f"/apis/{API_GROUP}/{API_VERSION}/namespaces/{namespace}/{INCIDENT_PLURAL}",
-            api_version=f"{API_GROUP}/{API_VERSION}",
-            kind="Incident",
-        )
-        return sum(
-            1
-            for item in items
-            if view.name_of(item) != excluding
-            and view.get(item, "status", "phase") == Phase.REMEDIATING.value
-        )
+    # -- bounds inputs (domain/bounds.py) ------------------------------------------------
 
     def limit_ranges(self, namespace: str) -> list[RawObject]:
         """The namespace's LimitRanges (SetResources must stay inside them)."""
@@ -234,6 +185,20 @@ class Remediator:
         self.approval_client.write_status(namespace, name, status=status)
 
     # -- incidents ------------------------------------------------------------------------
+
+    def remediating_in(self, namespace: str, *, excluding: str) -> int:
+        """How many other Incidents in ``namespace`` are applying or verifying an action."""
+        items = self.reader.list(
+            f"/apis/{API_GROUP}/{API_VERSION}/namespaces/{namespace}/{INCIDENT_PLURAL}",
+            api_version=f"{API_GROUP}/{API_VERSION}",
+            kind="Incident",
+        )
+        return sum(
+            1
+            for item in items
+            if view.name_of(item) != excluding
+            and view.get(item, "status", "phase") == Phase.REMEDIATING.value
+        )
 
     def read_incident(self, namespace: str, name: str) -> RawObject | None:
         return self.reader.get(

@@ -20,14 +20,8 @@ Confidence says how unambiguous the evidence is: each analyzer starts from a bas
 reflects how specific its signal is (``OOMKilled`` is written by the kernel; "not ready" has
 many causes) and adds a little for every further pod showing the same thing.
 
-Action risks (``ACTION_RISKS``) are fixed per action type, not per situation, so a policy
-that auto-approves "Low" knows exactly what it approves:
-
-- Low: RestartRollout (pods are replaced one by one under the rollout strategy), DeletePod
-  (its controller recreates it), Escalate (nothing is applied).
-- Medium: RollbackRollout, ScaleWorkload, SetResources, PatchHPA — each changes a spec that
-  someone wrote, and is undone by changing it back.
-- High: CordonNode — it affects every workload that could schedule on the node.
+Action risks are fixed per action type, not per situation (``ACTION_RISKS`` in
+domain/catalog.py, which says why).
 
 Where no safe automatic fix exists (an application bug, a missing ConfigMap, a full quota)
 the analyzer proposes Escalate with instructions precise enough to act on without
@@ -47,20 +41,9 @@ from enum import StrEnum
 from typing import Final
 
 from kubemedic.domain import quantity, view
-from kubemedic.models.diagnosis import Action, ActionType, Category, Risk
+from kubemedic.domain.catalog import ACTION_RISKS
+from kubemedic.models.diagnosis import Action, ActionType, Category
 from kubemedic.models.target import ObjectRef, TargetKind
-
-#: The fixed risk of every action type (see the module docstring for the reasoning).
-ACTION_RISKS: Final[Mapping[ActionType, Risk]] = {
-    ActionType.RESTART_ROLLOUT: Risk.LOW,
-    ActionType.DELETE_POD: Risk.LOW,
-    ActionType.ESCALATE: Risk.LOW,
-    ActionType.ROLLBACK_ROLLOUT: Risk.MEDIUM,
-    ActionType.SCALE_WORKLOAD: Risk.MEDIUM,
-    ActionType.SET_RESOURCES: Risk.MEDIUM,
-    ActionType.PATCH_HPA: Risk.MEDIUM,
-    ActionType.CORDON_NODE: Risk.HIGH,
-}
 
 # -- Kubelet and controller vocabulary --------------------------------------------------------
 

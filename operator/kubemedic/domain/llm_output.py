@@ -42,7 +42,7 @@ from typing import Any, Final
 from pydantic import Field, ValidationError
 
 from kubemedic.domain import view
-from kubemedic.domain.analyzers import ACTION_RISKS
+from kubemedic.domain.catalog import ACTION_RISKS, ACTION_TARGET_KINDS
 from kubemedic.models.base import KubeModel
 from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.diagnosis import (
@@ -56,7 +56,7 @@ from kubemedic.models.diagnosis import (
     Opinion,
     RejectedAction,
 )
-from kubemedic.models.target import ObjectRef, TargetKind
+from kubemedic.models.target import ObjectRef
 
 SCHEMA_NAME: Final = "kubemedic_diagnosis"
 MAX_ANSWER_ACTIONS: Final = 8
@@ -71,20 +71,6 @@ LLM_ONLY_MAX_CONFIDENCE: Final = 0.7
 MAX_CONFIDENCE: Final = 0.99
 #: At most this many actions in a combined diagnosis (the CRD allows 16).
 MAX_COMBINED_ACTIONS: Final = 12
-
-_WORKLOADS: Final = ("Deployment", "StatefulSet", "DaemonSet")
-#: The kinds each action type may act on.
-ACTION_TARGET_KINDS: Final[Mapping[ActionType, tuple[str, ...]]] = {
-    ActionType.RESTART_ROLLOUT: _WORKLOADS,
-    ActionType.ROLLBACK_ROLLOUT: ("Deployment",),
-    ActionType.SCALE_WORKLOAD: ("Deployment", "StatefulSet"),
-    ActionType.SET_RESOURCES: _WORKLOADS,
-    ActionType.DELETE_POD: ("Pod",),
-    ActionType.CORDON_NODE: ("Node",),
-    ActionType.PATCH_HPA: ("HorizontalPodAutoscaler",),
-    ActionType.ESCALATE: tuple(sorted({k.value for k in TargetKind} | {"ReplicaSet"})),
-}
-
 
 # -- the answer ---------------------------------------------------------------------------
 
@@ -312,7 +298,7 @@ def action_scope(bundle: IncidentBundle) -> ActionScope:
             )
             if c
         )
-    workloads = {k for k in keys if k[0] in _WORKLOADS}
+    workloads = {k for k in keys if k[0] in view.WORKLOAD_KINDS}
     for hpa in index.objects_of_kind("HorizontalPodAutoscaler"):
         ref = view.get_dict(hpa, "spec", "scaleTargetRef")
         scaled = (view.get_str(ref, "kind"), view.namespace_of(hpa), view.get_str(ref, "name"))
@@ -544,7 +530,6 @@ def combined_runbook(
 
 
 __all__ = [
-    "ACTION_TARGET_KINDS",
     "SCHEMA_NAME",
     "ActionProposal",
     "ActionScope",

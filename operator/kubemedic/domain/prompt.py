@@ -48,9 +48,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, Protocol, TypedDict
 
 from kubemedic.domain import view
-from kubemedic.domain.analyzers import ACTION_RISKS
+from kubemedic.domain.catalog import ACTION_RISKS, ACTION_TARGET_KINDS
 from kubemedic.domain.knowledge import KnowledgeDoc
-from kubemedic.domain.llm_output import ACTION_TARGET_KINDS, ActionScope, response_schema
+from kubemedic.domain.llm_output import ActionScope, response_schema
 from kubemedic.domain.redaction import LAST_APPLIED_ANNOTATION, Redactor
 from kubemedic.models.bundle import ContainerLog, IncidentBundle
 from kubemedic.models.diagnosis import PARAMS_MODELS, ActionType, Diagnosis

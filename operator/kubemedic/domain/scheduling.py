@@ -12,7 +12,12 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Final
 
-from kubemedic.models.conditions import ConditionStatus, ConditionType, find_condition
+from kubemedic.models.conditions import (
+    ConditionReason,
+    ConditionStatus,
+    ConditionType,
+    find_condition,
+)
 from kubemedic.models.diagnosis import Category
 from kubemedic.models.incident import IncidentStatus, Phase
 from kubemedic.models.remediation import TERMINAL_STATES
@@ -86,7 +91,7 @@ def needs_diagnosis(
     return (
         status.phase is Phase.DIAGNOSING
         and diagnosed is not None
-        and diagnosed.reason == "TargetChanged"
+        and diagnosed.reason == ConditionReason.TARGET_CHANGED
     )
 
 

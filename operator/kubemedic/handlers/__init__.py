@@ -6,6 +6,6 @@ others need the clients and the leadership that ``startup.configure`` puts in th
 """
 
 from kubemedic.handlers import startup  # isort: skip
-from kubemedic.handlers import incidents, remediation, webhook
+from kubemedic.handlers import incidents, policies, remediation, webhook
 
-__all__ = ["incidents", "remediation", "startup", "webhook"]
+__all__ = ["incidents", "policies", "remediation", "startup", "webhook"]

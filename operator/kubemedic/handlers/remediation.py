@@ -1,10 +1,11 @@
-"""Remediation: one step of an Incident's state machine per reconcile tick.
+"""Remediation: one step of an Incident's state machine each time the leader's loop visits it.
 
-NB: a timer (not a change handler) because the state machine must also move when nothing
-about the Incident changes — a rollout finishing, a verification deadline passing — and
-because kopf never runs two timers of one object at once, so transitions are serial per
-Incident. Transitions are written with optimistic concurrency, so leader failover or a
-restart cannot apply an action twice (service/remediation/).
+The loop (handlers/incidents.py, ``IncidentLoop``) visits an Incident when it changes and
+on every tick, because the state machine must also move when nothing about the Incident
+changes — a rollout finishing, a verification deadline passing — and it runs at most one
+task per Incident, so transitions are serial per Incident. Transitions are written with
+optimistic concurrency, so leader failover or a restart cannot apply an action twice
+(service/remediation/).
 """
 
 from __future__ import annotations

@@ -55,8 +55,10 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
         memo["reader"].api,
         instance=leadership.identity if isinstance(leadership, LeaderElector) else "kubemedic",
     )
+    remediator = Remediator(memo["reader"].api)
+    memo["policy_store"] = remediator.policy_store
     memo["remediation_deps"] = RemediationDeps(
-        remediator=Remediator(memo["reader"].api),
+        remediator=remediator,
         operator_namespace=operator_settings.operator_namespace,
         extra_protected=tuple(operator_settings.protected_namespaces),
         verify_timeout=timedelta(seconds=operator_settings.verify_timeout_seconds),

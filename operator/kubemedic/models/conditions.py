@@ -132,6 +132,7 @@ class ConditionReason(StrEnum):
     # Ready (RemediationPolicy) and any object
     VALID = "Valid"
     INVALID_SPEC = "InvalidSpec"
+    COVERS_NOTHING = "CoversNothing"
 
 
 class Condition(StatusModel):
@@ -175,7 +176,7 @@ def set_condition(
     *,
     type: str,
     status: ConditionStatus,
-    reason: str,
+    reason: ConditionReason,
     message: str,
     observed_generation: int | None,
     now: datetime,
@@ -186,6 +187,7 @@ def set_condition(
     changes; a new ``reason``/``message``/``observedGeneration`` alone keeps it (API conventions).
     Other conditions, their order, and fields this version does not know are kept.
 
+    ``reason`` is one of kubemedic's reasons (:class:`ConditionReason`), never a literal.
     ``now`` must be timezone-aware; it is truncated to whole seconds like ``metav1.Time``,
     so a value read back from the API server compares equal to the one written.
     """

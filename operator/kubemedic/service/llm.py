@@ -50,7 +50,7 @@ from kubemedic.domain.prompt import (
 )
 from kubemedic.domain.redaction import Redactor
 from kubemedic.models.bundle import IncidentBundle
-from kubemedic.models.conditions import ConditionReason, ConditionType
+from kubemedic.models.conditions import ConditionReason, ConditionStatus, ConditionType
 from kubemedic.models.diagnosis import Diagnosis
 from kubemedic.models.incident import IncidentSpec, Severity
 from kubemedic.service.diagnosis import StageReport
@@ -89,7 +89,7 @@ class _InvalidAnswerError(Exception):
     pass
 
 
-def _report(status: str, reason: str, message: str) -> StageReport:
+def _report(status: ConditionStatus, reason: ConditionReason, message: str) -> StageReport:
     return StageReport(
         condition_type=ConditionType.LLM_DIAGNOSED.value,
         status=status,
@@ -143,7 +143,7 @@ class LLMRefiner:
             )
         if self.client is None:
             return base, _report(
-                "False",
+                ConditionStatus.FALSE,
                 ConditionReason.LLM_DISABLED,
                 "No LLM endpoint is configured (KUBEMEDIC_LLM_URL); the rules' diagnosis stands.",
             )
@@ -169,12 +169,14 @@ class LLMRefiner:
             )
 
     def _fallback(
-        self, base: Diagnosis, reason: str, condition_reason: str, detail: str
+        self, base: Diagnosis, reason: str, condition_reason: ConditionReason, detail: str
     ) -> tuple[Diagnosis, StageReport]:
         metrics.LLM_FALLBACKS.labels(reason=reason).inc()
         logger.warning("LLM diagnosis fell back to the rules (%s): %s", reason, detail)
         return base, _report(
-            "False", condition_reason, f"The rules' diagnosis stands: {detail}".rstrip(".") + "."
+            ConditionStatus.FALSE,
+            condition_reason,
+            f"The rules' diagnosis stands: {detail}".rstrip(".") + ".",
         )
 
     async def _ranked_knowledge(
@@ -304,7 +306,7 @@ class LLMRefiner:
             )
         if unknown_refs:
             message += f" Dropped {len(unknown_refs)} evidence item(s) citing unknown ids."
-        return combined, _report("True", ConditionReason.LLM_ANSWERED, message)
+        return combined, _report(ConditionStatus.TRUE, ConditionReason.LLM_ANSWERED, message)
 
 
 def _usage(results: Sequence[ChatResult]) -> llm_output.Usage:

@@ -19,7 +19,7 @@ from kubemedic.models.remediation import ActionRecord
 from kubemedic.service.remediation.approvals import refuse_target_changed
 from kubemedic.service.remediation.context import Context, describe, fault, fingerprint_uid
 from kubemedic.service.remediation.decide import deny, dry_run, plan, scope_problem
-from kubemedic.service.remediation.transitions import Move, announce
+from kubemedic.service.remediation.transitions import TABLE, Move, announce
 
 
 def fail(ctx: Context, record: ActionRecord, message: str) -> None:
@@ -77,7 +77,8 @@ def apply_approved(ctx: Context, record: ActionRecord, action: Action) -> None:
     )
     if limited:
         last = ctx.status.history[-1] if ctx.status.history else None
-        if not (last and last.step == "RateLimited" and last.action_id == record.id):
+        told = TABLE[Move.RATE_LIMITED].step
+        if not (last and last.step == told and last.action_id == record.id):
             announce(ctx, Move.RATE_LIMITED, f"{what} waits: {limited}", action_id=record.id)
             ctx.write()
         return

@@ -28,7 +28,7 @@ from kubemedic.domain import lifecycle, view
 from kubemedic.domain.approvals import ApprovalObject
 from kubemedic.domain.policy import NamedPolicy
 from kubemedic.models.bundle import IncidentBundle
-from kubemedic.models.conditions import ConditionStatus
+from kubemedic.models.conditions import ConditionReason, ConditionStatus
 from kubemedic.models.diagnosis import Action
 from kubemedic.models.incident import IncidentSpec, IncidentStatus, Phase
 from kubemedic.models.remediation import ActionRecord
@@ -186,7 +186,9 @@ class Context:
             self.status, step=step, message=message, now=self.now, action_id=action_id
         )
 
-    def condition(self, type_: str, status: ConditionStatus, reason: str, message: str) -> None:
+    def condition(
+        self, type_: str, status: ConditionStatus, reason: ConditionReason, message: str
+    ) -> None:
         self.status = lifecycle.with_condition(
             self.status,
             type=type_,
