@@ -217,6 +217,8 @@ def cmd_bundle(args: argparse.Namespace) -> int:
 
 def cmd_decide(args: argparse.Namespace) -> int:
     """`approve` / `reject`: create an IncidentApproval as the logged-in user."""
+    from kubernetes.client.exceptions import ApiException  # noqa: PLC0415
+
     from kubemedic.clients.approvals import ApprovalClient, ApprovalRefusedError  # noqa: PLC0415
     from kubemedic.clients.kube import load_api_client  # noqa: PLC0415
     from kubemedic.models.approval import Decision  # noqa: PLC0415
@@ -249,6 +251,8 @@ def cmd_decide(args: argparse.Namespace) -> int:
         _fail(str(exc))
     except ApprovalRefusedError as exc:
         _fail(f"the API server refused the decision (HTTP {exc.status}): {exc}")
+    except ApiException as exc:
+        _fail(f"the API server answered HTTP {exc.status} ({exc.reason}); nothing was decided")
     verb = "approved" if decision is Decision.APPROVE else "rejected"
     _progress(
         f"{verb} action {decided.action_id} of Incident {namespace}/{args.incident} "

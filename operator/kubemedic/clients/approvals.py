@@ -83,6 +83,12 @@ class ApprovalClient:
         try:
             return self._call("POST", self._path(namespace), body=body)
         except ApiException as exc:
+            if exc.status == 404:
+                raise ApprovalRefusedError(
+                    404,
+                    f"{_message(exc)}: the IncidentApproval kind is not installed; install "
+                    "the CRDs and admission policies with `kubectl apply -f crds/`",
+                ) from exc
             if exc.status in (400, 403, 409, 422):
                 raise ApprovalRefusedError(exc.status, _message(exc)) from exc
             raise
