@@ -589,11 +589,15 @@ def test_approver_may_approve_only_where_bound(
         f"--clusterrole={release.fullname}-approver", "--user=bob",
     ).returncode == 0  # fmt: skip
 
-    def can(verb: str, ns: str) -> str:
+    def can(verb: str, resource: str, ns: str) -> str:
         return kubectl(
-            cluster, "auth", "can-i", verb, "incidents.kubemedic.dev", "-n", ns, as_user="bob"
+            cluster, "auth", "can-i", verb, f"{resource}.kubemedic.dev", "-n", ns, as_user="bob"
         ).stdout.strip()
 
-    assert can("patch", namespace) == "yes"
-    assert can("patch", release.namespace) == "no"
-    assert can("delete", namespace) == "no"
+    # Approving is creating an IncidentApproval, only where bound; Incidents are only read.
+    assert can("create", "incidentapprovals", namespace) == "yes"
+    assert can("create", "incidentapprovals", release.namespace) == "no"
+    assert can("patch", "incidentapprovals", namespace) == "no"
+    assert can("get", "incidents", namespace) == "yes"
+    assert can("patch", "incidents", namespace) == "no"
+    assert can("delete", "incidents", namespace) == "no"
