@@ -371,8 +371,9 @@ def play(kube: Kube, scenario: Scenario, log: Path, monitoring: Monitoring) -> d
         log=log,
     )
     if current["phase"] == "AwaitingApproval" and scenario.approve:
-        say(f"    {BOLD}$ kubemedic approve {incident} -n {NAMESPACE} --by alice{RESET}")
-        say(f"    {kube.kubemedic('approve', incident, '-n', NAMESPACE, '--by', 'alice')}")
+        # NB: the approver is whoever is logged in (an IncidentApproval created as that user).
+        say(f"    {BOLD}$ kubemedic approve {incident} -n {NAMESPACE}{RESET}")
+        say(f"    {kube.kubemedic('approve', incident, '-n', NAMESPACE)}")
     if scenario.alert:
         wait(
             "the fix to be verified",

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # hack/sync-crds.sh [--check] — copy the single sources of truth into the Helm chart:
-#   crds/*.yaml                           -> charts/kubemedic/crds/
+#   crds/*.yaml (the CRDs)                 -> charts/kubemedic/crds/
+#   crds/admission-*.yaml (the policies)   -> charts/kubemedic/files/admission/
 #   deploy/prometheus/kubemedic-rules.yaml -> charts/kubemedic/files/kubemedic-rules.yaml
+# The admission policies are not CRDs: Helm's crds/ would install them verbatim, with the
+# default namespace and ServiceAccount. templates/admission-policies.yaml reads them from
+# files/admission/ and fills in the release's own names instead.
 # With --check nothing is written: it lists every file that differs, is missing or is stale
 # in the chart and exits 1 (hack/check-chart.sh and tests/unit/test_chart.py use it).
 set -euo pipefail
@@ -30,10 +34,13 @@ sync_file() {  # sync_file SRC DST
 
 shopt -s nullglob
 for src in "$root"/crds/*.yaml; do
-  sync_file "$src" "$chart/crds/$(basename "$src")"
+  case "$(basename "$src")" in
+    admission-*) sync_file "$src" "$chart/files/admission/$(basename "$src")" ;;
+    *) sync_file "$src" "$chart/crds/$(basename "$src")" ;;
+  esac
 done
-# A CRD removed from crds/ must leave the chart too.
-for dst in "$chart"/crds/*.yaml; do
+# A file removed from crds/ must leave the chart too.
+for dst in "$chart"/crds/*.yaml "$chart"/files/admission/*.yaml; do
   if [ ! -e "$root/crds/$(basename "$dst")" ]; then
     if $check; then
       echo "drift: ${dst#"$root"/} has no source in crds/ (run hack/sync-crds.sh)" >&2

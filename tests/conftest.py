@@ -79,7 +79,11 @@ def crds(cluster: LocalCluster, api_client: client.ApiClient) -> None:
         if exc.status != 409:
             raise
     ext = client.ApiextensionsV1Api(api_client)
-    for name in ("incidents.kubemedic.dev", "remediationpolicies.kubemedic.dev"):
+    for name in (
+        "incidents.kubemedic.dev",
+        "remediationpolicies.kubemedic.dev",
+        "incidentapprovals.kubemedic.dev",
+    ):
         wait_for(
             lambda n=name: any(
                 c.type == "Established" and c.status == "True"

@@ -13,7 +13,6 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
@@ -218,64 +217,49 @@ def cmd_bundle(args: argparse.Namespace) -> int:
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
-    """`approve` / `reject`: record a decision in the Incident's `spec.approvals`."""
-    from kubemedic.clients.kube import load_api_client  # noqa: PLC0415
-    from kubemedic.clients.remediation import ConflictError, Remediator  # noqa: PLC0415
-    from kubemedic.models.incident import IncidentStatus  # noqa: PLC0415
+    """`approve` / `reject`: create an IncidentApproval as the logged-in user."""
+    from kubernetes.client.exceptions import ApiException  # noqa: PLC0415
 
+    from kubemedic.clients.approvals import ApprovalClient, ApprovalRefusedError  # noqa: PLC0415
+    from kubemedic.clients.kube import load_api_client  # noqa: PLC0415
+    from kubemedic.models.approval import Decision  # noqa: PLC0415
+    from kubemedic.service.approvals import (  # noqa: PLC0415
+        DecisionInputError,
+        IncidentMissingError,
+        decide,
+    )
+
+    if args.by is not None:
+        raise UsageError(
+            "--by is no longer accepted: the approver is the user you are logged in as "
+            "(what `kubectl auth whoami` shows), and admission refuses any other name; "
+            "log in as the approver instead"
+        )
     namespace = args.namespace or "default"
-    remediator = Remediator(load_api_client(args.kubeconfig))
-    decision = "Approve" if args.command == "approve" else "Reject"
-    for _attempt in range(5):
-        incident = remediator.read_incident(namespace, args.incident)
-        if incident is None:
-            _fail(f"Incident {namespace}/{args.incident} not found")
-        status = IncidentStatus.model_validate(incident.get("status") or {})
-        candidates = [a for a in status.proposed_actions if a.type.value != "Escalate"]
-        if args.action:
-            if status.proposed_action(args.action) is None:
-                known = ", ".join(a.id for a in status.proposed_actions) or "none"
-                raise UsageError(
-                    f"--action '{args.action}' is not a proposed action of {args.incident}; "
-                    f"proposed: {known}"
-                )
-            action_id = args.action
-        elif candidates:
-            waiting = [r.id for r in status.actions if r.state.value == "AwaitingApproval"]
-            action_id = waiting[0] if waiting else candidates[0].id
-        else:
-            raise UsageError(
-                f"Incident {args.incident} proposes no action that can be {decision.lower()}d"
-            )
-        approvals = [
-            a
-            for a in (incident.get("spec") or {}).get("approvals") or []
-            if a.get("actionID") != action_id
-        ]
-        entry: dict[str, Any] = {
-            "actionID": action_id,
-            "decision": decision,
-            "approvedBy": args.by or os.environ.get("USER") or "kubemedic-cli",
-            "approvedAt": datetime.now(UTC)
-            .replace(microsecond=0)
-            .isoformat()
-            .replace("+00:00", "Z"),
-        }
-        if args.reason:
-            entry["reason"] = args.reason
-        try:
-            remediator.patch_incident_spec(
-                namespace,
-                args.incident,
-                spec={"approvals": [*approvals, entry]},
-                resource_version=str(incident["metadata"]["resourceVersion"]),
-            )
-        except ConflictError:
-            continue
-        verb = "approved" if decision == "Approve" else "rejected"
-        _progress(f"{verb} action {action_id} of Incident {namespace}/{args.incident}")
-        return EXIT_OK
-    _fail(f"Incident {namespace}/{args.incident} kept changing; try again")
+    decision = Decision.APPROVE if args.command == "approve" else Decision.REJECT
+    try:
+        decided = decide(
+            ApprovalClient(load_api_client(args.kubeconfig)),
+            namespace=namespace,
+            incident=args.incident,
+            action=args.action,
+            decision=decision,
+            reason=args.reason,
+        )
+    except DecisionInputError as exc:
+        raise UsageError(str(exc)) from None
+    except IncidentMissingError as exc:
+        _fail(str(exc))
+    except ApprovalRefusedError as exc:
+        _fail(f"the API server refused the decision (HTTP {exc.status}): {exc}")
+    except ApiException as exc:
+        _fail(f"the API server answered HTTP {exc.status} ({exc.reason}); nothing was decided")
+    verb = "approved" if decision is Decision.APPROVE else "rejected"
+    _progress(
+        f"{verb} action {decided.action_id} of Incident {namespace}/{args.incident} "
+        f"as {decided.approver} (IncidentApproval {namespace}/{decided.name})"
+    )
+    return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -503,8 +487,8 @@ def build_parser() -> argparse.ArgumentParser:
         decide = sub.add_parser(
             verb,
             help=text,
-            description=f"{text.capitalize()} of an Incident: "
-            "writes `spec.approvals` (RBAC on incidents decides who may).",
+            description=f"{text.capitalize()} of an Incident: creates an IncidentApproval "
+            "as the user you are logged in as (RBAC on incidentapprovals decides who may).",
         )
         decide.add_argument("incident", metavar="INCIDENT", help="the Incident's name")
         decide.add_argument(
@@ -513,7 +497,8 @@ def build_parser() -> argparse.ArgumentParser:
         decide.add_argument(
             "--action", metavar="ID", help="the action ID (default: the one awaiting approval)"
         )
-        decide.add_argument("--by", help="who decides, for the record (default $USER)")
+        # NB: kept only to explain why it is refused: the approver is the logged-in user.
+        decide.add_argument("--by", help=argparse.SUPPRESS)
         decide.add_argument("--reason", help="why, for the record")
         decide.add_argument(
             "--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)"

@@ -17,3 +17,4 @@ FIELD_MANAGER: Final = "kubemedic"
 #: and the annotation listing the diagnosis categories they are about (comma-separated).
 RUNBOOK_LABEL: Final = f"{API_GROUP}/runbook"
 RUNBOOK_CATEGORIES_ANNOTATION: Final = f"{API_GROUP}/categories"
+APPROVAL_PLURAL: Final = "incidentapprovals"

@@ -41,6 +41,7 @@ from kubernetes.client.exceptions import ApiException
 
 from kubemedic.domain.alerts import label_fingerprint
 from localcluster import LocalCluster, bin_dir, free_port
+from support.approvals import approval_body
 from support.helm import CHART, CI_VALUES, helm, helm_binary, render
 from support.operator import GROUP, PLURAL, VERSION, OperatorProcess, http_ok
 from support.waiting import wait_for
@@ -477,15 +478,16 @@ def test_alert_to_resolution_with_only_the_charts_rbac(
         cluster, "create", "rolebinding", "alice-approves", "-n", namespace,
         f"--clusterrole={release.fullname}-approver", "--user=alice",
     ).returncode == 0  # fmt: skip
-    approval = {
-        "spec": {
-            "approvals": [{"actionID": action["id"], "decision": "Approve", "approvedBy": "alice"}]
-        }
-    }
-    approved = kubectl(
+    # The approver role only reads Incidents; approving is creating an IncidentApproval.
+    patched = kubectl(
         cluster, "patch", "incident", name, "-n", namespace,
-        "--type=merge", "-p", json.dumps(approval), as_user="alice",
+        "--type=merge", "-p", json.dumps({"spec": {"summary": "x"}}), as_user="alice",
     )  # fmt: skip
+    assert patched.returncode != 0 and "forbidden" in patched.stderr.lower(), patched.stderr
+    approval = approval_body(name, action["id"], approver="alice")
+    approved = kubectl(
+        cluster, "create", "-n", namespace, "-f", "-", stdin=json.dumps(approval), as_user="alice"
+    )
     assert approved.returncode == 0, approved.stderr
 
     wait_for(
@@ -587,11 +589,15 @@ def test_approver_may_approve_only_where_bound(
         f"--clusterrole={release.fullname}-approver", "--user=bob",
     ).returncode == 0  # fmt: skip
 
-    def can(verb: str, ns: str) -> str:
+    def can(verb: str, resource: str, ns: str) -> str:
         return kubectl(
-            cluster, "auth", "can-i", verb, "incidents.kubemedic.dev", "-n", ns, as_user="bob"
+            cluster, "auth", "can-i", verb, f"{resource}.kubemedic.dev", "-n", ns, as_user="bob"
         ).stdout.strip()
 
-    assert can("patch", namespace) == "yes"
-    assert can("patch", release.namespace) == "no"
-    assert can("delete", namespace) == "no"
+    # Approving is creating an IncidentApproval, only where bound; Incidents are only read.
+    assert can("create", "incidentapprovals", namespace) == "yes"
+    assert can("create", "incidentapprovals", release.namespace) == "no"
+    assert can("patch", "incidentapprovals", namespace) == "no"
+    assert can("get", "incidents", namespace) == "yes"
+    assert can("patch", "incidents", namespace) == "no"
+    assert can("delete", "incidents", namespace) == "no"

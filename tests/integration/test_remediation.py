@@ -8,7 +8,7 @@ We test these aspects:
 - a policy that does not allow the action, and a protected namespace: nothing changes;
 - a target changed between diagnosis and approval: refused, diagnosed again;
 - a fix that does not help: verification fails, the change is reverted, Incident Failed;
-- an approval naming an unknown action: recorded, nothing applied; a malformed approval is
+- an IncidentApproval naming an unknown action: recorded, nothing applied; a malformed one is
   rejected by the API server.
 (Crashes between intent and result: test_exactly_once.py.)
 """
@@ -29,6 +29,7 @@ from kubernetes.client.exceptions import ApiException
 from prometheus_client.parser import text_string_to_metric_families
 
 from localcluster import LocalCluster
+from support.approvals import ADMIN, APPROVALS, approval_body
 from support.operator import GROUP, PLURAL, VERSION, OperatorProcess, incident_body, start_operator
 from support.remediation import FAST
 from support.remediation import incident_status as _status
@@ -178,14 +179,19 @@ def test_oom_waits_for_approval_then_cli_approve_fixes_it(
     assert "no RemediationPolicy" in record["decision"]["rule"]
     assert _memory_limit(apps, namespace, "cache") == "128Mi"
 
-    approved = _cli(cluster, "approve", "cache", "-n", namespace, "--by", "alice")
+    approved = _cli(cluster, "approve", "cache", "-n", namespace)
     assert approved.returncode == 0, approved.stderr
     assert record["id"] in approved.stderr
+    # The approver is who the API server says we are, not a name we chose.
+    assert f"as {ADMIN}" in approved.stderr
     status = _wait_phase(custom, namespace, "cache", {"Resolved", "Failed"}, operator)
     assert status["phase"] == "Resolved", status.get("history")
     record = status["actions"][0]
     assert record["decision"]["outcome"] == "ManuallyApproved"
-    assert record["decision"]["decidedBy"] == "alice"
+    assert record["decision"]["decidedBy"] == ADMIN
+    [decision] = custom.list_namespaced_custom_object(GROUP, VERSION, namespace, APPROVALS)["items"]
+    assert (decision["spec"]["approver"], decision["status"]["outcome"]) == (ADMIN, "Applied")
+    assert decision["status"]["spentAt"]
     new_limit = _memory_limit(apps, namespace, "cache")
     assert new_limit == status["proposedActions"][0]["params"]["memoryLimit"] != "128Mi"
     wait_for(
@@ -213,9 +219,10 @@ def test_reject_escalates_and_changes_nothing(
     _wait_phase(custom, namespace, "queue", {"AwaitingApproval"}, operator)
     generation = apps.read_namespaced_deployment("queue", namespace).metadata.generation
 
-    rejected = _cli(
-        cluster, "reject", "queue", "-n", namespace, "--by", "bob", "--reason", "needs a code fix"
-    )
+    by_flag = _cli(cluster, "reject", "queue", "-n", namespace, "--by", "bob")
+    assert by_flag.returncode == 2
+    assert "--by is no longer accepted" in by_flag.stderr
+    rejected = _cli(cluster, "reject", "queue", "-n", namespace, "--reason", "needs a code fix")
     assert rejected.returncode == 0, rejected.stderr
     status = _wait_phase(custom, namespace, "queue", {"Escalated"}, operator)
     assert status["actions"][0]["state"] == "Rejected"
@@ -375,23 +382,13 @@ def test_unknown_and_malformed_approvals(
     assert cli.returncode == 2
     assert "is not a proposed action" in cli.stderr
     with pytest.raises(ApiException) as malformed:
-        custom.patch_namespaced_custom_object(
-            GROUP,
-            VERSION,
-            namespace,
-            PLURAL,
-            "pay",
-            {"spec": {"approvals": [{"actionID": "Bad_ID!", "decision": "Maybe"}]}},
+        custom.create_namespaced_custom_object(
+            GROUP, VERSION, namespace, APPROVALS, approval_body("pay", "Bad_ID!", decision="Maybe")
         )
     assert malformed.value.status == 422
-    assert "spec.approvals[0].decision" in malformed.value.body
-    custom.patch_namespaced_custom_object(
-        GROUP,
-        VERSION,
-        namespace,
-        PLURAL,
-        "pay",
-        {"spec": {"approvals": [{"actionID": "delete-everything", "decision": "Approve"}]}},
+    assert "spec.decision" in malformed.value.body
+    custom.create_namespaced_custom_object(
+        GROUP, VERSION, namespace, APPROVALS, approval_body("pay", "delete-everything")
     )
     status = wait_for(
         lambda: (s := _status(custom, namespace, "pay")) and "UnknownApproval" in _steps(s) and s,

@@ -57,7 +57,10 @@ MAX_BYTES = 64 * 1024
 @pytest.fixture(scope="module")
 def alert_namespace(core: client.CoreV1Api) -> Iterator[str]:
     name = f"alerts-{uuid.uuid4().hex[:6]}"
-    core.create_namespace({"metadata": {"name": name, "labels": {"kubemedic.dev/test": "true"}}})
+    # NB: Node Incidents are admitted only in the operator's namespace or one an administrator
+    # labelled so (crds/admission-incidents.yaml); this test's alert namespace is the latter.
+    labels = {"kubemedic.dev/test": "true", "kubemedic.dev/cluster-incidents": "true"}
+    core.create_namespace({"metadata": {"name": name, "labels": labels}})
     yield name
     try:
         core.delete_namespace(name)

@@ -378,6 +378,9 @@ def test_operator_rules_cover_what_the_code_does() -> None:
         ("kubemedic.dev", "incidents", "patch"),
         ("kubemedic.dev", "incidents/status", "patch"),
         ("kubemedic.dev", "remediationpolicies", "list"),
+        ("kubemedic.dev", "incidentapprovals", "watch"),
+        ("kubemedic.dev", "incidentapprovals/status", "patch"),
+        ("", "limitranges", "list"),
         ("kubemedic.dev", "remediationpolicies", "watch"),
         ("kubemedic.dev", "remediationpolicies/status", "patch"),
         ("", "events", "create"),
@@ -403,6 +406,9 @@ def test_operator_rules_cover_what_the_code_does() -> None:
         ("apps", "deployments", "delete"),
         ("apps", "deployments", "create"),
         ("kubemedic.dev", "incidents", "delete"),
+        # the operator never decides for a person
+        ("kubemedic.dev", "incidentapprovals", "create"),
+        ("kubemedic.dev", "incidentapprovals", "patch"),
         ("", "nodes", "delete"),
         # kopf and clients/leader.py only POST core/v1 Events
         ("", "events", "patch"),
@@ -433,8 +439,17 @@ def test_no_remediation_rbac_grants_no_writes_to_workloads() -> None:
 def test_approver_and_viewer_roles() -> None:
     objects = render()
     approver = one(objects, "ClusterRole", "kubemedic-approver")
-    assert grants(approver["rules"], group="kubemedic.dev", resource="incidents", verb="patch")
-    assert not grants(approver["rules"], group="kubemedic.dev", resource="incidents", verb="delete")
+    rules = approver["rules"]
+    assert grants(rules, group="kubemedic.dev", resource="incidentapprovals", verb="create")
+    assert grants(rules, group="kubemedic.dev", resource="incidents", verb="get")
+    # Approving is creating an IncidentApproval; Incidents themselves are only read.
+    for verb in ("create", "patch", "update", "delete"):
+        assert not grants(rules, group="kubemedic.dev", resource="incidents", verb=verb), verb
+    for verb in ("patch", "update", "delete"):
+        assert not grants(rules, group="kubemedic.dev", resource="incidentapprovals", verb=verb)
+    assert not grants(
+        rules, group="kubemedic.dev", resource="incidentapprovals/status", verb="patch"
+    )
     labels = approver["metadata"]["labels"]
     assert "rbac.authorization.k8s.io/aggregate-to-edit" not in labels
     assert "rbac.authorization.k8s.io/aggregate-to-admin" not in labels
@@ -447,6 +462,45 @@ def test_approver_and_viewer_roles() -> None:
     viewer = one(objects, "ClusterRole", "kubemedic-viewer")
     assert {v for r in viewer["rules"] for v in r["verbs"]} == {"get", "list", "watch"}
     assert viewer["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"] == "true"
+
+
+def admission_documents(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def test_admission_policies_are_the_crds_policies_with_the_releases_names() -> None:
+    objects = ci("namespaced")
+    rendered = {
+        (o["kind"], o["metadata"]["name"]): o
+        for o in objects
+        if o["kind"] in ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")
+    }
+    sources = [
+        d for f in sorted((ROOT / "crds").glob("admission-*.yaml")) for d in admission_documents(f)
+    ]
+    assert len(rendered) == len(sources) == 6
+    for source in sources:
+        # The release "kubemedic" names them as crds/ does; other releases get their own names.
+        ours = rendered[(source["kind"], source["metadata"]["name"])]
+        assert ours["metadata"]["labels"]["app.kubernetes.io/instance"] == "kubemedic"
+        if source["kind"] == "ValidatingAdmissionPolicyBinding":
+            assert ours["spec"] == source["spec"]
+            continue
+        # The same rules; only the deployment-specific variables differ.
+        assert ours["spec"]["validations"] == source["spec"]["validations"]
+        assert ours["spec"]["matchConstraints"] == source["spec"]["matchConstraints"]
+        variables = {v["name"]: v["expression"] for v in ours["spec"].get("variables", [])}
+        conditions = {c["name"]: c["expression"] for c in ours["spec"].get("matchConditions", [])}
+        if "operator-identity" in conditions:
+            assert conditions["operator-identity"] == (
+                'request.userInfo.username in ["system:serviceaccount:kubemedic:kubemedic"]'
+            )
+            assert "kube-system" in json.loads(variables["protectedNamespaces"])
+        if "clusterScopeNamespaces" in variables:
+            assert json.loads(variables["clusterScopeNamespaces"]) == ["kubemedic", "shop"]
+    assert not [
+        o for o in render(sets=["admissionPolicies.enabled=false"]) if "Admission" in o["kind"]
+    ]
 
 
 def test_cluster_wide_by_default_namespaced_when_watching_namespaces() -> None:
@@ -625,8 +679,14 @@ def test_chart_rules_are_the_deployed_rules_file() -> None:
 
 
 def test_chart_crds_are_identical_to_crds() -> None:
+    # NB: the admission policies go to files/admission/ (templated, not installed verbatim).
     source = {p.name: p.read_bytes() for p in (ROOT / "crds").glob("*.yaml")}
-    copies = {p.name: p.read_bytes() for p in (CHART / "crds").glob("*.yaml")}
+    copies = {
+        p.name: p.read_bytes()
+        for folder in (CHART / "crds", CHART / "files" / "admission")
+        for p in folder.glob("*.yaml")
+    }
+    assert not list((CHART / "crds").glob("admission-*.yaml"))
     assert copies.keys() == source.keys()
     for name, text in source.items():
         assert copies[name] == text, f"charts/kubemedic/crds/{name} drifted; run hack/sync-crds.sh"

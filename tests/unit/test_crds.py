@@ -27,11 +27,17 @@ import pytest
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from kubemedic.constants import API_GROUP, API_VERSION, INCIDENT_PLURAL, POLICY_PLURAL
+from kubemedic.constants import (
+    API_GROUP,
+    API_VERSION,
+    APPROVAL_PLURAL,
+    INCIDENT_PLURAL,
+    POLICY_PLURAL,
+)
+from kubemedic.models.approval import ApprovalOutcome, Decision, IncidentApproval
 from kubemedic.models.conditions import ConditionStatus
 from kubemedic.models.diagnosis import Action, ActionType, Category, Risk
 from kubemedic.models.incident import (
-    Decision,
     Incident,
     IncidentSpec,
     IncidentStatus,
@@ -49,8 +55,16 @@ from kubemedic.models.policy import (
 from kubemedic.models.target import TargetKind
 
 ROOT = Path(__file__).resolve().parents[2]
-CRD_FILES = {"Incident": "incident.yaml", "RemediationPolicy": "remediationpolicy.yaml"}
-MODELS: dict[str, type[BaseModel]] = {"Incident": Incident, "RemediationPolicy": RemediationPolicy}
+CRD_FILES = {
+    "Incident": "incident.yaml",
+    "RemediationPolicy": "remediationpolicy.yaml",
+    "IncidentApproval": "incidentapproval.yaml",
+}
+MODELS: dict[str, type[BaseModel]] = {
+    "Incident": Incident,
+    "RemediationPolicy": RemediationPolicy,
+    "IncidentApproval": IncidentApproval,
+}
 # CEL reserves these words; a property so named must be written `__word__` in a rule.
 CEL_RESERVED = {
     "true",
@@ -161,7 +175,11 @@ def cel_rules(kind: str) -> list[tuple[str, dict[str, Any]]]:
 
 @pytest.mark.parametrize(
     ("kind", "plural", "short_name"),
-    [("Incident", INCIDENT_PLURAL, "inc"), ("RemediationPolicy", POLICY_PLURAL, "rpol")],
+    [
+        ("Incident", INCIDENT_PLURAL, "inc"),
+        ("RemediationPolicy", POLICY_PLURAL, "rpol"),
+        ("IncidentApproval", APPROVAL_PLURAL, "iap"),
+    ],
 )
 def test_crd_names_and_version(kind: str, plural: str, short_name: str) -> None:
     crd = load_crd(kind)
@@ -349,7 +367,8 @@ def test_incident_printer_columns() -> None:
         ("Incident", ".spec.target.kind", TargetKind),
         ("Incident", ".spec.severity", Severity),
         ("Incident", ".spec.source", Source),
-        ("Incident", ".spec.approvals[].decision", Decision),
+        ("IncidentApproval", ".spec.decision", Decision),
+        ("IncidentApproval", ".status.outcome", ApprovalOutcome),
         ("Incident", ".status.phase", Phase),
         ("Incident", ".status.conditions[].status", ConditionStatus),
         ("Incident", ".status.diagnosis.category", Category),
@@ -520,7 +539,7 @@ def diagnosed_incident() -> dict[str, Any]:
             "startsAt": "2025-01-01T10:00:00Z",
             "generatorURL": "http://prometheus/graph?g0.expr=up",
         },
-        approvals=[{"actionID": MORE_MEMORY.id, "decision": "Approve", "approvedBy": "alice"}],
+        reportedBy="system:serviceaccount:kubemedic:kubemedic",
     )
     obj["status"] = {
         "phase": "AwaitingApproval",
@@ -584,6 +603,32 @@ def full_policy() -> dict[str, Any]:
     )
 
 
+def approval(**spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{API_GROUP}/{API_VERSION}",
+        "kind": "IncidentApproval",
+        "metadata": {"name": "web-oom-approve-x7k2p", "namespace": "shop"},
+        "spec": {
+            "incident": "web-oom",
+            "actionID": MORE_MEMORY.id,
+            "decision": "Approve",
+            "approver": "alice",
+            **spec,
+        },
+    }
+
+
+def seen_approval() -> dict[str, Any]:
+    obj = approval(reason="raise the limit, it is Black Friday")
+    obj["status"] = {
+        "seenAt": "2025-01-01T10:01:00Z",
+        "spentAt": "2025-01-01T10:01:00Z",
+        "outcome": "Applied",
+        "message": "approved SetResources Deployment/web",
+    }
+    return obj
+
+
 VALID: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("Incident", incident),
     ("Incident", lambda: incident(target={"kind": "Node", "name": "node-1.example"})),
@@ -596,6 +641,8 @@ VALID: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("Incident", diagnosed_incident),
     ("RemediationPolicy", policy),
     ("RemediationPolicy", full_policy),
+    ("IncidentApproval", approval),
+    ("IncidentApproval", seen_approval),
 ]
 
 
@@ -631,7 +678,6 @@ BOTH = "schema+model"
 #: Only the model can reject these here: a CEL rule, list-type uniqueness, an unknown field
 #: (which the API server prunes, or rejects under kubectl's strict field validation).
 MODEL = "model"
-APPROVAL = {"actionID": "restart-rollout-1234abcd", "decision": "Approve"}
 NODE_IN_NAMESPACE = {"kind": "Node", "namespace": "x", "name": "n"}
 SELECTOR = "spec.namespaceSelector.matchExpressions.0"
 
@@ -645,8 +691,8 @@ INVALID: list[tuple[Make, str, Any, str]] = [
     (incident, "spec.source", "Pager", BOTH),
     (diagnosed_incident, "spec.alert.status", "ok", BOTH),
     (diagnosed_incident, "spec.alert.startsAt", "yesterday", BOTH),
-    (diagnosed_incident, "spec.approvals.0.decision", "Maybe", BOTH),
-    (incident, "spec.approvals", [APPROVAL] * 51, BOTH),
+    (incident, "spec.reportedBy", "x" * 254, BOTH),
+    (incident, "spec.approvals", [{"actionID": "a", "decision": "Approve"}], MODEL),
     (diagnosed_incident, "status.phase", "Done", BOTH),
     (diagnosed_incident, "status.diagnosis.confidence", 1.5, BOTH),
     (diagnosed_incident, "status.diagnosis.category", "Oops", BOTH),
@@ -657,7 +703,15 @@ INVALID: list[tuple[Make, str, Any, str]] = [
     (incident, "spec.targett", {}, MODEL),
     (incident, "spec.source", "Alert", MODEL),
     (incident, "spec.target", NODE_IN_NAMESPACE, MODEL),
-    (incident, "spec.approvals", [APPROVAL, APPROVAL], MODEL),
+    (approval, "spec.decision", "Maybe", BOTH),
+    (approval, "spec.approver", DELETE, BOTH),
+    (approval, "spec.approver", "", BOTH),
+    (approval, "spec.incident", DELETE, BOTH),
+    (approval, "spec.actionID", "Not An ID", BOTH),
+    (approval, "spec.reason", "x" * 1025, BOTH),
+    (seen_approval, "status.outcome", "Done", BOTH),
+    (seen_approval, "status.seenAt", "yesterday", BOTH),
+    (approval, "spec.approvedAt", "2030-01-01T00:00:00Z", MODEL),
     (policy, "spec.allowedActions", DELETE, BOTH),
     (policy, "spec.allowedActions", ["Reboot"], BOTH),
     (policy, "spec.autoApproveUpTo", "All", BOTH),

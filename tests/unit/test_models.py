@@ -8,7 +8,7 @@
 - a diagnosis always fits the CRD's bounds in status;
 - spec models are strict (an unknown field is an error that names it), status models keep
   unknown fields on a round trip;
-- target defaulting, approvals lookup, auto-approval levels and label selectors;
+- target defaulting, no `spec.approvals` any more, auto-approval levels and label selectors;
 - ``hack/gen_bundle_schema.py``: the committed schema is up to date, ``--check`` fails on
   drift, and the schema validates a real bundle.
 """
@@ -370,23 +370,15 @@ def test_resolved_target_fills_defaults(
     assert (resolved.api_version, resolved.namespace) == expected
 
 
-def test_approval_for_finds_the_decision() -> None:
-    spec = IncidentSpec.model_validate(
-        {
-            "target": {"kind": "Deployment", "name": "web"},
-            "approvals": [
-                {"actionID": "restart-rollout-1234abcd", "decision": "Reject", "reason": "peak"}
-            ],
-        }
-    )
-    approval = spec.approval_for("restart-rollout-1234abcd")
-    assert approval is not None
-    assert (approval.decision, approval.reason) == ("Reject", "peak")
-    assert spec.approval_for("delete-pod-00000000") is None
-    assert (
-        spec.model_dump(by_alias=True, exclude_none=True)["approvals"][0]["actionID"]
-        == approval.action_id
-    )
+def test_incident_spec_has_no_approvals_any_more() -> None:
+    # NB: approvals are IncidentApproval objects (v1alpha1 removed `spec.approvals`).
+    with pytest.raises(ValidationError, match="approvals"):
+        IncidentSpec.model_validate(
+            {
+                "target": {"kind": "Deployment", "name": "web"},
+                "approvals": [{"actionID": "restart-rollout-1234abcd", "decision": "Approve"}],
+            }
+        )
 
 
 @pytest.mark.parametrize(

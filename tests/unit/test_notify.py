@@ -3,7 +3,7 @@
 - which status change announces which event, for every phase, and the Remediated
   condition turning True; a phase added later must be mapped or declared silent;
 - the ``kubemedic.dev/notification/v1`` payload: its exact keys at every level, values
-  taken from spec and status (target defaults, approvals, action states), RFC 3339 UTC
+  taken from spec and status (target defaults, decisions recorded from IncidentApprovals, action states), RFC 3339 UTC
   time, the same bytes for the same input whatever order params came in;
 - the payload never carries evidence, logs, runbook, description, alert labels or
   annotations, condition messages or action results, even when they hold a secret;
@@ -242,22 +242,38 @@ def test_payload_of_a_manual_incident_before_diagnosis() -> None:
     assert body["links"] == {"console": None, "alert": None}
 
 
+def decided(action_id: str, type_: str, state: str, outcome: str) -> dict[str, Any]:
+    """An action record with a decision, as the operator records an IncidentApproval."""
+    return {
+        "id": action_id,
+        "type": type_,
+        "state": state,
+        "decision": {"outcome": outcome, "rule": "r", "time": "2026-01-01T00:00:00Z"},
+    }
+
+
 def test_payload_shows_decisions_and_action_states() -> None:
-    approved = spec(
-        approvals=[
-            {"actionID": SET_RESOURCES.id, "decision": "Approve", "approvedBy": "alice"},
-            {"actionID": RESTART.id, "decision": "Reject"},
-        ]
-    )
     applied = status(
         phase="Remediating",
-        actions=[{"id": SET_RESOURCES.id, "type": "SetResources", "state": "Verifying"}],
+        actions=[
+            decided(SET_RESOURCES.id, "SetResources", "Verifying", "ManuallyApproved"),
+            decided(RESTART.id, "RestartRollout", "Rejected", "Rejected"),
+        ],
     )
-    body = payload(incident_spec=approved, incident_status=applied, event=E.REMEDIATED)
+    body = payload(incident_status=applied, event=E.REMEDIATED)
     assert [(a["decision"], a["state"]) for a in body["actions"]] == [
         ("Approve", "Verifying"),
-        ("Reject", None),
+        ("Reject", "Rejected"),
     ]
+
+
+def test_a_policys_own_approval_is_no_persons_decision() -> None:
+    auto = status(
+        phase="Remediating",
+        actions=[decided(SET_RESOURCES.id, "SetResources", "Approved", "AutoApproved")],
+    )
+    body = payload(incident_status=auto, event=E.REMEDIATED)
+    assert [a["decision"] for a in body["actions"]] == [None, None]
 
 
 def test_no_evidence_logs_or_free_text_in_payloads() -> None:
@@ -345,11 +361,10 @@ WAITING = {"id": SET_RESOURCES.id, "type": "SetResources", "state": "AwaitingApp
 
 
 @pytest.mark.parametrize(
-    ("approvals", "records", "restart_shown_as"),
+    ("records", "restart_shown_as"),
     [
-        ([{"actionID": RESTART.id, "decision": "Reject"}], [WAITING], "Rejected"),
+        ([WAITING, decided(RESTART.id, "RestartRollout", "Rejected", "Rejected")], "Rejected"),
         (
-            [],
             [WAITING, {"id": RESTART.id, "type": "RestartRollout", "state": "Approved"}],
             "Approved",
         ),
@@ -357,10 +372,9 @@ WAITING = {"id": SET_RESOURCES.id, "type": "SetResources", "state": "AwaitingApp
     ids=["other-rejected-by-a-human", "other-auto-approved-by-policy"],
 )
 def test_slack_approve_hint_names_only_actions_awaiting_approval(
-    approvals: list[dict[str, Any]], records: list[dict[str, Any]], restart_shown_as: str
+    records: list[dict[str, Any]], restart_shown_as: str
 ) -> None:
     message = slack(
-        incident_spec=spec(approvals=approvals),
         incident_status=status(phase="AwaitingApproval", actions=records),
         event=E.NEEDS_APPROVAL,
     )

@@ -14,8 +14,8 @@
   deciding policy and its rule are recorded;
 - the per-policy settings read at apply time (approval TTL, memory factor, rate limits) and
   their defaults;
-- ``check_bounds``: a memory increase beyond the factor or a decrease is refused for the right
-  container, a scale-up beyond the ceiling is refused;
+- the policy's memory factor reaches the bounds: a memory increase beyond it or a decrease is
+  refused for the right container (all other bounds: test_bounds.py);
 - ``check_rate_limits``: only the last hour counts per target, and the namespace concurrency.
 """
 
@@ -26,16 +26,18 @@ from typing import Any
 
 import pytest
 
+from kubemedic.domain.bounds import BoundsContext, check_bounds
 from kubemedic.domain.policy import (
     BUILTIN_PROTECTED_NAMESPACES,
     NamedPolicy,
     PolicyDecision,
+    allows_scale_to_zero,
     approval_ttl,
-    check_bounds,
     check_rate_limits,
     decide,
     memory_increase_limit,
     rate_limits_for,
+    requires_distinct_approver,
 )
 from kubemedic.models.diagnosis import Action, ActionType, Risk
 from kubemedic.models.policy import RateLimits, RemediationPolicySpec
@@ -619,6 +621,33 @@ def test_rate_limits_are_the_deciding_policys(policy_ref: str | None, expected: 
     assert rate_limits_for(ALL, policy_ref) == expected
 
 
+def test_distinct_approver_is_required_by_any_covering_policy() -> None:
+    strict = policy("shop", "strict", allowedActions=["Escalate"], requireDistinctApprover=True)
+    lenient = policy("shop", "lenient", allowedActions=["RestartRollout"])
+    elsewhere = policy("vault", "strict", allowedActions=["Escalate"], requireDistinctApprover=True)
+
+    def required(policies: list[NamedPolicy]) -> bool:
+        return requires_distinct_approver(
+            policies,
+            target_namespace="shop",
+            namespace_labels=NAMESPACE_LABELS["shop"],
+            target_labels=CHECKOUT_LABELS,
+            operator_namespace=OPERATOR_NS,
+        )
+
+    assert required([lenient, strict]) is True
+    assert required([lenient]) is False
+    assert required([lenient, elsewhere]) is False  # a policy that does not cover it
+
+
+def test_scale_to_zero_is_allowed_only_by_the_deciding_policy() -> None:
+    zero = policy("shop", "zero", allowedActions=["ScaleWorkload"], allowScaleToZero=True)
+    plain = policy("shop", "plain", allowedActions=["ScaleWorkload"])
+    assert allows_scale_to_zero([zero, plain], "shop/zero") is True
+    assert allows_scale_to_zero([zero, plain], "shop/plain") is False
+    assert allows_scale_to_zero([zero, plain], None) is False
+
+
 # --- bounds ----------------------------------------------------------------------------------
 
 
@@ -666,18 +695,20 @@ def checkout_deployment(*, replicas: int | None = 3) -> dict[str, Any]:
 
 
 MEMORY_BOUNDS: list[tuple[str, str, float, str | None]] = [
-    # (container, new memoryLimit, factor, expected phrase in the refusal or None)
     ("app", "2Gi", 2.0, None),
     ("app", "2048Mi", 2.0, None),
-    ("app", "2049Mi", 2.0, "more than 2x the current 1Gi of container 'app'"),
+    ("app", "2049Mi", 2.0, "container 'app': memoryLimit 2049Mi is more than 2x the current 1Gi"),
     ("app", "3Gi", 2.0, "more than 2x the current 1Gi"),
     ("app", "1536Mi", 1.5, None),
     ("app", "1537Mi", 1.5, "more than 1.5x the current 1Gi"),
     ("app", "1Gi", 2.0, None),
     ("app", "512Mi", 2.0, "memoryLimit 512Mi is lower than the current 1Gi: not an increase"),
     ("istio-proxy", "256Mi", 2.0, None),
-    ("istio-proxy", "257Mi", 2.0, "more than 2x the current 128Mi of container 'istio-proxy'"),
+    ("istio-proxy", "257Mi", 2.0, "container 'istio-proxy': memoryLimit 257Mi is more than 2x"),
     ("istio-proxy", "1Gi", 4.0, "more than 4x the current 128Mi"),
+    # No current memory limit: held to the absolute caps (domain/bounds.py), not a factor.
+    ("log-shipper", "8Gi", 2.0, None),
+    ("log-shipper", "128Gi", 2.0, "outside 16Mi..64Gi"),
 ]
 
 
@@ -685,10 +716,11 @@ MEMORY_BOUNDS: list[tuple[str, str, float, str | None]] = [
 def test_set_resources_memory_increase_is_bounded_per_container(
     container: str, new: str, factor: float, refusal: str | None
 ) -> None:
+    # NB: the policy's `maxMemoryIncreaseFactor` reaches the bounds (domain/bounds.py).
     reason = check_bounds(
         set_memory(new, container=container),
         live=checkout_deployment(),
-        max_memory_factor=factor,
+        context=BoundsContext(max_memory_factor=factor),
     )
 
     if refusal is None:
@@ -699,66 +731,12 @@ def test_set_resources_memory_increase_is_bounded_per_container(
 
 
 def test_a_refused_memory_increase_names_the_policy_field() -> None:
-    reason = check_bounds(set_memory("4Gi"), live=checkout_deployment(), max_memory_factor=2.0)
+    reason = check_bounds(set_memory("4Gi"), live=checkout_deployment(), context=BoundsContext())
 
     assert reason == (
-        "memoryLimit 4Gi is more than 2x the current 1Gi of container 'app' "
+        "container 'app': memoryLimit 4Gi is more than 2x the current 1Gi "
         "(the policy's `maxMemoryIncreaseFactor`)"
     )
-
-
-@pytest.mark.parametrize(
-    "action",
-    [
-        # No current memory limit to compare with: setting one is not bounded here.
-        pytest.param(set_memory("8Gi", container="log-shipper"), id="container-without-limit"),
-        # The patch builder refuses a missing container (test_remediation_patches.py).
-        pytest.param(set_memory("8Gi", container="worker"), id="container-not-in-template"),
-        pytest.param(
-            Action(
-                type=ActionType.SET_RESOURCES,
-                target=ObjectRef(kind="Deployment", namespace="shop", name="checkout"),
-                params={"container": "app", "cpuLimit": "4"},
-                risk=Risk.MEDIUM,
-            ),
-            id="cpu-only",
-        ),
-        pytest.param(restart("shop"), id="restart-has-no-bounds"),
-    ],
-)
-def test_actions_without_a_memory_baseline_are_not_bounded(action: Action) -> None:
-    assert check_bounds(action, live=checkout_deployment(), max_memory_factor=2.0) is None
-
-
-SCALE_BOUNDS: list[tuple[int | None, int, bool]] = [
-    # (live spec.replicas, wanted, allowed)  ceiling = max(2x, +5)
-    (3, 8, True),
-    (3, 9, False),
-    (10, 20, True),
-    (10, 21, False),
-    (0, 5, True),
-    (0, 6, False),
-    (None, 6, True),  # spec.replicas unset counts as 1
-    (None, 7, False),
-    (12, 1, True),  # scaling down is never out of bounds
-    (12, 0, True),
-]
-
-
-@pytest.mark.parametrize(("current", "wanted", "allowed"), SCALE_BOUNDS)
-def test_scale_workload_is_bounded_by_the_ceiling(
-    current: int | None, wanted: int, allowed: bool
-) -> None:
-    reason = check_bounds(
-        scale(wanted), live=checkout_deployment(replicas=current), max_memory_factor=2.0
-    )
-
-    if allowed:
-        assert reason is None
-    else:
-        assert reason is not None
-        assert f"replicas {wanted} is more than the bound" in reason
-        assert f"for a workload of {1 if current is None else current}" in reason
 
 
 # --- rate limits -----------------------------------------------------------------------------

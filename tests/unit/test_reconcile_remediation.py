@@ -9,9 +9,11 @@ history, the Events and the values of the metrics, before and after:
 
 - DryRun: a ``dryRunOnly`` policy dry-runs, changes nothing, escalates, counts ``dry_run``;
 - RateLimited: an approved action over the per-target limit waits, said once, not counted;
-- an approval older than ``approvalTTLSeconds`` expires (``Expired``); an action nobody
+- an approval the operator first saw longer than ``approvalTTLSeconds`` ago expires
+  (``Expired``) and is spent; an action nobody
   approved within the TTL expires too (``ApprovalTimedOut``) and escalates, but not earlier;
-- StaleApproval: an approval older than the diagnosis is spent, reported once, not acted on;
+- StaleApproval: an IncidentApproval created before the diagnosis is spent, reported once,
+  not acted on;
 - an Incident from an alert: applied and verified, then AwaitingAlertResolution until the
   alert resolves, then Resolved (MTTR observed once);
 - revert success and revert failure: announced and counted exactly once (a revert used to
@@ -19,7 +21,11 @@ history, the Events and the values of the metrics, before and after:
 - a write refused with a conflict announces and counts nothing;
 - without a policy the action awaits approval (the approve command is in the message); a
   rejection escalates; an approval for a target that changed since the diagnosis is refused
-  and the Incident diagnosed again.
+  and the Incident diagnosed again;
+- IncidentApprovals: taken on the operator's clock and spent once used; the reporter cannot
+  approve under ``requireDistinctApprover`` (someone else can); an approved ScaleWorkload to 0
+  is denied by the bounds before any dry-run; an action outside the Incident's namespace is
+  denied.
 """
 
 from __future__ import annotations
@@ -68,6 +74,9 @@ class FakeRemediator:
             for o in objects
         }
         self.policy_list: list[NamedPolicy] = []
+        self.approval_objects: list[RawObject] = []
+        #: A Node Incident must live in the operator's namespace (domain/approvals.py).
+        self.operator_namespace = "kubemedic"
         self.reject_patches: str | None = None
         self.patches: list[tuple[str, bool]] = []
         self.writes = 0
@@ -121,6 +130,19 @@ class FakeRemediator:
 
     def remediating_in(self, namespace: str, *, excluding: str) -> int:
         return 0
+
+    def limit_ranges(self, namespace: str) -> list[RawObject]:
+        return []
+
+    def hpas(self, namespace: str) -> list[RawObject]:
+        return []
+
+    def approvals(self, namespace: str) -> list[RawObject]:
+        return [copy.deepcopy(a) for a in self.approval_objects]
+
+    def write_approval_status(self, namespace: str, name: str, *, status: dict[str, Any]) -> None:
+        [found] = [a for a in self.approval_objects if a["metadata"]["name"] == name]
+        found["status"] = {**found.get("status", {}), **status}
 
     def read_incident(self, namespace: str, name: str) -> RawObject | None:
         return copy.deepcopy(self.incident)
@@ -213,7 +235,6 @@ def incident(
     target: RawObject,
     phase: str,
     records: list[dict[str, Any]] | None = None,
-    approvals: list[dict[str, Any]] | None = None,
     diagnosed: datetime = NOW - timedelta(minutes=5),
     source: str = "Manual",
     conditions: list[dict[str, Any]] | None = None,
@@ -221,7 +242,6 @@ def incident(
     spec: dict[str, Any] = {
         "target": {"kind": action.target.kind, "name": action.target.name},
         "source": source,
-        "approvals": approvals or [],
     }
     if action.target.namespace:
         spec["target"]["namespace"] = action.target.namespace
@@ -304,8 +324,37 @@ def delta(before: dict[str, dict[str, float]], action_type: ActionType) -> dict[
     }
 
 
+def approval(
+    action: Action,
+    *,
+    created: datetime,
+    seen: datetime | None = None,
+    name: str = "approve-1",
+    decision: str = "Approve",
+    approver: str = "alice",
+    reason: str | None = None,
+) -> RawObject:
+    """An IncidentApproval of ``action``, as the API server would hold it."""
+    obj: RawObject = {
+        "apiVersion": "kubemedic.dev/v1alpha1",
+        "kind": "IncidentApproval",
+        "metadata": {"name": name, "namespace": NS, "creationTimestamp": iso(created)},
+        "spec": {
+            "incident": INCIDENT,
+            "actionID": action.id,
+            "decision": decision,
+            "approver": approver,
+        },
+    }
+    if reason is not None:
+        obj["spec"]["reason"] = reason
+    if seen is not None:
+        obj["status"] = {"seenAt": iso(seen), "outcome": "Pending"}
+    return obj
+
+
 def run(fake: FakeRemediator, *, now: datetime = NOW) -> ReconcileResult:
-    deps = RemediationDeps(remediator=fake, operator_namespace="kubemedic")
+    deps = RemediationDeps(remediator=fake, operator_namespace=fake.operator_namespace)
     return reconcile_remediation(deps, namespace=NS, name=INCIDENT, now=now)
 
 
@@ -427,17 +476,12 @@ def test_an_approval_older_than_the_ttl_expires(counted: dict[str, dict[str, flo
             phase="AwaitingApproval",
             diagnosed=decided,
             records=[_awaiting(action, target, decided)],
-            approvals=[
-                {
-                    "actionID": action.id,
-                    "decision": "Approve",
-                    "approvedBy": "alice",
-                    "approvedAt": iso(NOW - timedelta(hours=2)),
-                }
-            ],
         ),
         [target],
     )
+    # The operator first saw the approval two hours ago (its own clock, in status.seenAt).
+    seen = NOW - timedelta(hours=2)
+    fake.approval_objects = [approval(action, created=seen, seen=seen)]
     fake.policy_list = [policy(autoApproveUpTo="Low", approvalTTLSeconds=3600)]
 
     result = run(fake)
@@ -451,6 +495,8 @@ def test_an_approval_older_than_the_ttl_expires(counted: dict[str, dict[str, flo
     assert events(result) == [("Warning", "Expired")]
     assert [p for p in fake.patches if not p[1]] == []
     assert delta(counted, ActionType.SCALE_WORKLOAD) == {"expired": 1.0}
+    [spent] = fake.approval_objects
+    assert (spent["status"]["outcome"], spent["status"]["spentAt"]) == ("Expired", iso(NOW))
 
 
 def test_an_action_nobody_approves_expires_after_the_ttl_and_escalates(
@@ -504,17 +550,11 @@ def test_an_approval_older_than_the_diagnosis_is_stale_and_reported_once(
             phase="AwaitingApproval",
             diagnosed=diagnosed,
             records=[_awaiting(action, target, diagnosed)],
-            approvals=[
-                {
-                    "actionID": action.id,
-                    "decision": "Approve",
-                    "approvedBy": "alice",
-                    "approvedAt": iso(diagnosed - timedelta(minutes=1)),
-                }
-            ],
         ),
         [target],
     )
+    # Created (by the API server's clock) before the diagnosis proposed the action.
+    fake.approval_objects = [approval(action, created=diagnosed - timedelta(minutes=1))]
     fake.policy_list = [policy(autoApproveUpTo="Low")]
 
     first = run(fake)
@@ -528,6 +568,115 @@ def test_an_approval_older_than_the_diagnosis_is_stale_and_reported_once(
     assert fake.writes == 1
     assert [p for p in fake.patches if not p[1]] == []
     assert delta(counted, ActionType.SCALE_WORKLOAD) == {}
+    assert fake.approval_objects[0]["status"]["outcome"] == "Ignored"
+
+
+def _waiting_for(action: Action, *, reported_by: str | None = None) -> FakeRemediator:
+    target = deployment()
+    diagnosed = NOW - timedelta(minutes=5)
+    body = incident(
+        action,
+        target=target,
+        phase="AwaitingApproval",
+        diagnosed=diagnosed,
+        records=[_awaiting(action, target, diagnosed)],
+    )
+    if reported_by is not None:
+        body["spec"]["reportedBy"] = reported_by
+    fake = FakeRemediator(body, [target])
+    fake.approval_objects = [approval(action, created=NOW - timedelta(minutes=1))]
+    return fake
+
+
+def test_an_approval_is_taken_on_the_operators_clock_and_spent() -> None:
+    action = scale(3)
+    fake = _waiting_for(action)
+    fake.policy_list = [policy(autoApproveUpTo="Low")]
+
+    result = run(fake)
+
+    [written] = status(fake)["actions"]
+    assert written["state"] == "Approved"
+    assert written["decision"]["decidedBy"] == "alice"
+    assert written["approvalObservedTime"] == iso(NOW)
+    assert events(result) == [("Normal", "Approved")]
+    [spent] = fake.approval_objects
+    assert spent["status"] == {
+        "seenAt": iso(NOW),
+        "spentAt": iso(NOW),
+        "outcome": "Applied",
+        "message": f"approved ScaleWorkload Deployment/checkout [{action.id}]",
+    }
+    # Spent: the same object never counts again.
+    run(fake, now=NOW + timedelta(seconds=5))
+    assert steps(fake).count("Approved") == 1
+
+
+def test_the_reporter_cannot_approve_under_separation_of_duties() -> None:
+    action = scale(3)
+    fake = _waiting_for(action, reported_by="alice")
+    fake.policy_list = [policy(autoApproveUpTo="Low", requireDistinctApprover=True)]
+
+    result = run(fake)
+
+    assert status(fake)["actions"][0]["state"] == "AwaitingApproval"
+    assert status(fake)["phase"] == "AwaitingApproval"
+    assert steps(fake) == ["ApprovalRefused"]
+    assert "'alice' reported this Incident" in status(fake)["history"][0]["message"]
+    assert events(result) == [("Warning", "ApprovalRefused")]
+    assert fake.approval_objects[0]["status"]["outcome"] == "Refused"
+    assert [p for p in fake.patches if not p[1]] == []
+
+
+def test_separation_of_duties_lets_someone_else_approve() -> None:
+    action = scale(3)
+    fake = _waiting_for(action, reported_by="bob")
+    fake.policy_list = [policy(autoApproveUpTo="Low", requireDistinctApprover=True)]
+
+    run(fake)
+
+    assert status(fake)["actions"][0]["state"] == "Approved"
+
+
+def test_an_approved_scale_to_zero_is_denied_by_the_bounds_before_any_dry_run() -> None:
+    action = scale(0)
+    target = deployment()
+    fake = FakeRemediator(
+        incident(
+            action,
+            target=target,
+            phase="Remediating",
+            records=[record(action, "Approved", targetFingerprint=rem.target_fingerprint(target))],
+        ),
+        [target],
+    )
+    fake.policy_list = [policy()]
+
+    run(fake)
+
+    [written] = status(fake)["actions"]
+    assert written["state"] == "Denied"
+    assert "never scales below 1" in written["result"]
+    assert fake.patches == []  # not even a dry-run
+
+
+def test_an_action_outside_the_incidents_namespace_is_denied() -> None:
+    outside = Action(
+        type=ActionType.SCALE_WORKLOAD,
+        target=ObjectRef(kind="Deployment", namespace="team-b", name="checkout"),
+        params={"replicas": 3},
+        risk=Risk.MEDIUM,
+    )
+    target = deployment()
+    fake = FakeRemediator(incident(outside, target=target, phase="Diagnosed"), [target])
+    fake.policy_list = [policy(autoApproveUpTo="High")]
+
+    run(fake)
+
+    [written] = status(fake)["actions"]
+    assert written["state"] == "Denied"
+    assert "outside the Incident's namespace 'shop'" in written["decision"]["rule"]
+    assert fake.patches == []
 
 
 # -- applying, verifying, resolving --------------------------------------------------------------
@@ -555,6 +704,7 @@ def test_alert_incident_waits_for_the_alert_then_resolves(
         ),
         [target],
     )
+    fake.operator_namespace = NS  # a Node Incident lives in the operator's namespace
     mttr_before = histogram_count("kubemedic_mttr_seconds")
     ttr_before = histogram_count("kubemedic_time_to_remediate_seconds")
 
@@ -720,12 +870,18 @@ def test_a_rejection_escalates_and_is_counted(counted: dict[str, dict[str, float
             target=target,
             phase="AwaitingApproval",
             records=[_awaiting(action, target, NOW - timedelta(minutes=1))],
-            approvals=[
-                {"actionID": action.id, "decision": "Reject", "approvedBy": "bob", "reason": "no"}
-            ],
         ),
         [target],
     )
+    fake.approval_objects = [
+        approval(
+            action,
+            created=NOW - timedelta(minutes=1),
+            decision="Reject",
+            approver="bob",
+            reason="no",
+        )
+    ]
 
     result = run(fake)
 
@@ -741,6 +897,7 @@ def test_a_rejection_escalates_and_is_counted(counted: dict[str, dict[str, float
     assert conditions(fake)["Resolved"] == ("False", "Escalated")
     assert events(result) == [("Normal", "Rejected")]
     assert delta(counted, ActionType.SCALE_WORKLOAD) == {"rejected": 1.0}
+    assert fake.approval_objects[0]["status"]["outcome"] == "Rejected"
 
 
 def test_an_approval_for_a_changed_target_is_refused_and_rediagnosed(
@@ -755,10 +912,10 @@ def test_an_approval_for_a_changed_target_is_refused_and_rediagnosed(
             target=diagnosed_as,
             phase="AwaitingApproval",
             records=[_awaiting(action, diagnosed_as, NOW - timedelta(minutes=1))],
-            approvals=[{"actionID": action.id, "decision": "Approve", "approvedBy": "alice"}],
         ),
         [changed],
     )
+    fake.approval_objects = [approval(action, created=NOW - timedelta(minutes=1))]
 
     result = run(fake)
 
@@ -770,3 +927,5 @@ def test_an_approval_for_a_changed_target_is_refused_and_rediagnosed(
     assert events(result) == [("Warning", "TargetChanged")]
     assert [p for p in fake.patches if not p[1]] == []
     assert delta(counted, ActionType.SCALE_WORKLOAD) == {"refused": 1.0}
+    # Spent: the refused approval never approves the action proposed again.
+    assert fake.approval_objects[0]["status"]["outcome"] == "Refused"

@@ -18,19 +18,13 @@ import pytest
 
 from kubemedic.domain import scheduling
 from kubemedic.models.diagnosis import Category
-from kubemedic.models.incident import IncidentSpec, IncidentStatus
+from kubemedic.models.incident import IncidentStatus
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
 def status(**fields: Any) -> IncidentStatus:
     return IncidentStatus.model_validate(fields)
-
-
-def spec(approvals: list[dict[str, Any]] | None = None) -> IncidentSpec:
-    return IncidentSpec.model_validate(
-        {"target": {"kind": "Deployment", "name": "web"}, "approvals": approvals or []}
-    )
 
 
 def stamp(moment: datetime) -> str:
@@ -61,7 +55,7 @@ RECORD_DENIED = {"id": "set-resources-1", "type": "SetResources", "state": "Deni
 
 
 @pytest.mark.parametrize(
-    ("fields", "approvals", "expected"),
+    ("fields", "approved_ids", "expected"),
     [
         pytest.param({}, None, True, id="new"),
         pytest.param({"phase": "AwaitingApproval"}, None, True, id="awaiting approval"),
@@ -76,13 +70,13 @@ RECORD_DENIED = {"id": "set-resources-1", "type": "SetResources", "state": "Deni
         ),
         pytest.param(
             {"phase": "Escalated", "actions": [RECORD_DENIED]},
-            [{"actionID": "restart-rollout-2", "decision": "Approve"}],
+            ["restart-rollout-2"],
             True,
             id="escalated, an alternative approved",
         ),
         pytest.param(
             {"phase": "Escalated", "actions": [RECORD_DENIED]},
-            [{"actionID": "set-resources-1", "decision": "Approve"}],
+            ["set-resources-1"],
             False,
             id="escalated, the denied action approved again",
         ),
@@ -95,10 +89,9 @@ RECORD_DENIED = {"id": "set-resources-1", "type": "SetResources", "state": "Deni
         ),
     ],
 )
-def test_is_open(
-    fields: dict[str, Any], approvals: list[dict[str, Any]] | None, expected: bool
-) -> None:
-    assert scheduling.is_open(status(**fields), spec(approvals), now=NOW) is expected
+def test_is_open(fields: dict[str, Any], approved_ids: list[str] | None, expected: bool) -> None:
+    # approved_ids: the action IDs named by the Incident's unspent IncidentApprovals
+    assert scheduling.is_open(status(**fields), approved_ids or [], now=NOW) is expected
 
 
 @pytest.mark.parametrize(
@@ -187,4 +180,4 @@ def test_still_unknown(before: dict[str, Any], after: Category, expected: bool) 
     ],
 )
 def test_remediation_runs_only_in_its_phases(phase: str, expected: bool) -> None:
-    assert scheduling.needs_remediation(status(phase=phase), spec()) is expected
+    assert scheduling.needs_remediation(status(phase=phase), []) is expected

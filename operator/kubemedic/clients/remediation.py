@@ -15,6 +15,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from kubemedic.clients.approvals import ApprovalClient
 from kubemedic.clients.evidence import TargetNotFoundError, gather_bundle, object_path
 from kubemedic.clients.kube import JSON_PATCH, MERGE_PATCH, KubeReader, RawObject, send_json
 from kubemedic.clients.policies import PolicyStore
@@ -56,6 +57,7 @@ class Remediator:
     def __init__(self, api: client.ApiClient) -> None:
         self.api = api
         self.reader = KubeReader(api)
+        self.approval_client = ApprovalClient(api)
         self.policy_store = PolicyStore(api)
 
     def _call(
@@ -155,6 +157,32 @@ class Remediator:
 
     def namespace_labels(self, namespace: str | None) -> dict[str, str]:
         return self.policy_store.namespace_labels(namespace)
+
+    # -- bounds inputs (domain/bounds.py) ------------------------------------------------
+
+    def limit_ranges(self, namespace: str) -> list[RawObject]:
+        """The namespace's LimitRanges (SetResources must stay inside them)."""
+        return self.reader.list(
+            f"/api/v1/namespaces/{namespace}/limitranges", api_version="v1", kind="LimitRange"
+        )
+
+    def hpas(self, namespace: str) -> list[RawObject]:
+        """The namespace's HPAs (ScaleWorkload must not go above one's maxReplicas)."""
+        return self.reader.list(
+            f"/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers",
+            api_version="autoscaling/v2",
+            kind="HorizontalPodAutoscaler",
+        )
+
+    # -- approvals ------------------------------------------------------------------------
+
+    def approvals(self, namespace: str) -> list[RawObject]:
+        """Every IncidentApproval in the namespace, read from the API server (not a cache)."""
+        return self.approval_client.list_for(namespace)
+
+    def write_approval_status(self, namespace: str, name: str, *, status: dict[str, Any]) -> None:
+        """Record the operator's clock and outcome on an IncidentApproval."""
+        self.approval_client.write_status(namespace, name, status=status)
 
     # -- incidents ------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import hashlib
 import json
 from datetime import datetime
 
+from kubemedic.domain.approvals import proposable
 from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.conditions import (
     ConditionReason,
@@ -143,7 +144,10 @@ def status_diagnosed(
             "diagnosed_time": now.replace(microsecond=0),
             "target": target.display(),
             "diagnosis": DiagnosisStatus.from_diagnosis(diagnosis, bundle_digest=digest),
-            "proposed_actions": [ProposedAction.from_action(a) for a in diagnosis.actions],
+            # NB: a Node Incident lists only CordonNode and Escalate (the CRD refuses more).
+            "proposed_actions": [
+                ProposedAction.from_action(a) for a in proposable(target, diagnosis.actions)
+            ],
         }
     )
 

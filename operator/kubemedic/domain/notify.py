@@ -45,6 +45,7 @@ from kubemedic.models.incident import (
     NotificationRecord,
     Phase,
 )
+from kubemedic.models.remediation import ActionRecord, DecisionOutcome
 
 NOTIFICATION_API_VERSION: Final = "kubemedic.dev/notification/v1"
 NOTIFICATION_KIND: Final = "IncidentNotification"
@@ -264,7 +265,6 @@ def build_payload(
         }
     actions: list[ActionInfo] = []
     for proposed in status.proposed_actions:
-        approval = spec.approval_for(proposed.id)
         record = status.action_record(proposed.id)
         actions.append(
             {
@@ -277,7 +277,7 @@ def build_payload(
                     "name": proposed.target.name,
                 },
                 "params": _sorted_keys(proposed.params),
-                "decision": approval.decision.value if approval else None,
+                "decision": _decision_of(record),
                 "state": record.state.value if record else None,
             }
         )
@@ -310,6 +310,17 @@ def build_payload(
             "alert": spec.alert.generator_url if spec.alert else None,
         },
     }
+
+
+def _decision_of(record: ActionRecord | None) -> str | None:
+    """A person's decision on the action, as the operator recorded it from an
+    IncidentApproval (approvals are objects of their own, not part of the Incident)."""
+    outcome = record.decision.outcome if record and record.decision else None
+    if outcome is DecisionOutcome.MANUALLY_APPROVED:
+        return "Approve"
+    if outcome is DecisionOutcome.REJECTED:
+        return "Reject"
+    return None
 
 
 def _sorted_keys(value: Any) -> Any:

@@ -18,9 +18,9 @@ Rules, in the order they are applied (the first that decides wins):
    ``dryRunOnly`` → **DryRunOnly**; risk up to ``autoApproveUpTo`` → **AutoApproved**;
    otherwise **RequiresApproval**.
 
-Bounds and rate limits are checked separately (:func:`check_bounds`,
-:func:`check_rate_limits`) because they depend on live state at apply time, not on the
-decision: an approved action that is over a rate limit waits, it is not denied.
+Bounds (domain/bounds.py) and rate limits (:func:`check_rate_limits`) are checked
+separately because they depend on live state at apply time, not on the decision: an
+approved action that is over a rate limit waits, it is not denied.
 """
 
 from __future__ import annotations
@@ -28,19 +28,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any, Final
 
 from pydantic import ValidationError
 
-from kubemedic.domain.quantity import parse_quantity
 from kubemedic.models.conditions import (
     ConditionReason,
     ConditionStatus,
     ConditionType,
     set_condition,
 )
-from kubemedic.models.diagnosis import Action, ActionType
+from kubemedic.models.diagnosis import Action
 from kubemedic.models.policy import (
     DEFAULT_PROTECTED_NAMESPACES,
     RateLimits,
@@ -58,10 +56,6 @@ _STRICTNESS: Final = {
     DecisionOutcome.REQUIRES_APPROVAL: 1,
     DecisionOutcome.AUTO_APPROVED: 0,
 }
-
-#: ScaleWorkload may at most double a workload (plus a little for tiny ones).
-MAX_SCALE_FACTOR: Final = 2
-MAX_SCALE_STEP: Final = 5
 
 
 @dataclass(frozen=True)
@@ -212,43 +206,34 @@ def memory_increase_limit(policies: Sequence[NamedPolicy], policy_ref: str | Non
     return 2.0
 
 
-def check_bounds(
-    action: Action, *, live: Mapping[str, object], max_memory_factor: float
-) -> str | None:
-    """Why ``action`` is out of bounds for the live object, or None if it is within them."""
-    if action.type is ActionType.SET_RESOURCES:
-        container = str(action.params.get("container"))
-        current = _container_memory_limit(live, container)
-        new = action.params.get("memoryLimit")
-        if new is not None and current is not None:
-            if parse_quantity(str(new)) > parse_quantity(current) * Decimal(str(max_memory_factor)):
-                return (
-                    f"memoryLimit {new} is more than {max_memory_factor:g}x the current {current} "
-                    f"of container '{container}' (the policy's `maxMemoryIncreaseFactor`)"
-                )
-            if parse_quantity(str(new)) < parse_quantity(current):
-                return f"memoryLimit {new} is lower than the current {current}: not an increase"
-    if action.type is ActionType.SCALE_WORKLOAD:
-        spec = live.get("spec")
-        current_replicas = int(spec.get("replicas", 1)) if isinstance(spec, dict) else 1
-        wanted = int(action.params.get("replicas", 0))
-        ceiling = max(current_replicas * MAX_SCALE_FACTOR, current_replicas + MAX_SCALE_STEP)
-        if wanted > ceiling:
-            return f"replicas {wanted} is more than the bound {ceiling} for a workload of {current_replicas}"
-    return None
+def requires_distinct_approver(
+    policies: Sequence[NamedPolicy],
+    *,
+    target_namespace: str | None,
+    namespace_labels: Mapping[str, str],
+    target_labels: Mapping[str, str],
+    operator_namespace: str,
+) -> bool:
+    """Whether any policy covering the target sets ``requireDistinctApprover``.
+
+    NB: any, not only the deciding one: separation of duties is a floor, like protection.
+    """
+    return any(
+        p.spec.require_distinct_approver
+        and policy_covers(
+            p,
+            target_namespace=target_namespace,
+            namespace_labels=namespace_labels,
+            target_labels=target_labels,
+            operator_namespace=operator_namespace,
+        )
+        for p in policies
+    )
 
 
-def _container_memory_limit(live: Mapping[str, object], container: str) -> str | None:
-    spec = live.get("spec")
-    template = spec.get("template") if isinstance(spec, dict) else None
-    pod_spec = template.get("spec") if isinstance(template, dict) else None
-    containers = pod_spec.get("containers") if isinstance(pod_spec, dict) else None
-    for item in containers if isinstance(containers, list) else []:
-        if isinstance(item, dict) and item.get("name") == container:
-            limits = (item.get("resources") or {}).get("limits") or {}
-            value = limits.get("memory") if isinstance(limits, dict) else None
-            return str(value) if value is not None else None
-    return None
+def allows_scale_to_zero(policies: Sequence[NamedPolicy], policy_ref: str | None) -> bool:
+    """Whether the deciding policy sets ``allowScaleToZero`` (no policy: never)."""
+    return any(p.ref == policy_ref and p.spec.allow_scale_to_zero for p in policies)
 
 
 def check_rate_limits(

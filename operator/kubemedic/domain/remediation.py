@@ -351,6 +351,11 @@ def verify_action(
             VerdictState.FAILED, "still failing after the change: " + ", ".join(failing[:5])
         )
     desired, ready, updated = _replica_counts(target)
+    if desired == 0 and not _scaled_to_zero_on_purpose(action):
+        # NB: "0/0 ready" is not healthy: a workload with no replicas serves nothing.
+        return Verdict(
+            VerdictState.FAILED, f"{view.cite(target)}: no replicas are available (0 desired)"
+        )
     if (
         desired is not None
         and ready is not None
@@ -365,6 +370,12 @@ def verify_action(
         VerdictState.PENDING,
         f"{view.cite(target)}: {ready or 0}/{desired} ready, rollout in progress",
     )
+
+
+def _scaled_to_zero_on_purpose(action: Action) -> bool:
+    """Only a ScaleWorkload to 0 (which the bounds let through only when a policy allows it
+    for a rule-engine proposal) may leave a workload without replicas."""
+    return action.type is ActionType.SCALE_WORKLOAD and int(action.params["replicas"]) == 0
 
 
 def _live(pods: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

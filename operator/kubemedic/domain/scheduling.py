@@ -8,6 +8,7 @@ written in status) and ``now_monotonic`` (for the process's own bookkeeping).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Final
 
@@ -18,7 +19,7 @@ from kubemedic.models.conditions import (
     find_condition,
 )
 from kubemedic.models.diagnosis import Category
-from kubemedic.models.incident import IncidentSpec, IncidentStatus, Phase
+from kubemedic.models.incident import IncidentStatus, Phase
 from kubemedic.models.remediation import TERMINAL_STATES
 
 #: How often to look again for a target that does not exist (yet).
@@ -46,16 +47,17 @@ def young_unknown(status: IncidentStatus, *, now: datetime) -> bool:
     return young and (now - status.diagnosed_time).total_seconds() >= UNKNOWN_RETRY_SECONDS
 
 
-def needs_remediation(status: IncidentStatus, spec: IncidentSpec) -> bool:
+def needs_remediation(status: IncidentStatus, approved_ids: Collection[str]) -> bool:
     """Is there anything for the remediation state machine to do?
 
-    In Escalated, only an approval that has not been acted on yet (a person approving an
+    ``approved_ids``: the action IDs named by the Incident's unspent IncidentApprovals. In
+    Escalated, only such an approval that has not been acted on yet (a person approving an
     alternative after the first proposal was denied or rejected) needs it.
     """
     if status.phase not in REMEDIATION_PHASES:
         return False
     if status.phase is Phase.ESCALATED:
-        return any(_undecided(status, a.action_id) for a in spec.approvals)
+        return any(_undecided(status, action_id) for action_id in approved_ids)
     return True
 
 
@@ -64,12 +66,12 @@ def _undecided(status: IncidentStatus, action_id: str) -> bool:
     return record is None or record.state not in TERMINAL_STATES
 
 
-def is_open(status: IncidentStatus, spec: IncidentSpec, *, now: datetime) -> bool:
+def is_open(status: IncidentStatus, approved_ids: Collection[str], *, now: datetime) -> bool:
     """Whether an Incident has anything left for the operator to do."""
     if status.phase in FINISHED:
         return False
     if status.phase is Phase.ESCALATED:
-        return young_unknown(status, now=now) or needs_remediation(status, spec)
+        return young_unknown(status, now=now) or needs_remediation(status, approved_ids)
     return True
 
 

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +23,7 @@ import kopf
 from pydantic import ValidationError
 
 from kubemedic.clients.remediation import ConflictError
-from kubemedic.constants import API_GROUP, API_VERSION, INCIDENT_PLURAL
+from kubemedic.constants import API_GROUP, API_VERSION, APPROVAL_PLURAL, INCIDENT_PLURAL
 from kubemedic.domain import scheduling
 from kubemedic.domain.lifecycle import status_patch
 from kubemedic.handlers import remediation
@@ -36,6 +36,7 @@ from kubemedic.settings import OperatorSettings
 logger = logging.getLogger(__name__)
 
 RESOURCE = (API_GROUP, API_VERSION, INCIDENT_PLURAL)
+APPROVALS = (API_GROUP, API_VERSION, APPROVAL_PLURAL)
 
 Key = tuple[str, str]
 
@@ -55,24 +56,45 @@ def incident_index(
     return {(namespace, name): body}
 
 
-def is_open(spec: Any, status: Any) -> bool:
+@kopf.index(*APPROVALS)  # type: ignore[arg-type]  # NB: kopf's protocol types only **kwargs
+def approval_index(
+    namespace: str, spec: kopf.Spec, status: kopf.Status, memo: kopf.Memo, **_: Any
+) -> dict[Key, str] | None:
+    """The action IDs of each Incident's unspent IncidentApprovals, by (namespace, Incident).
+
+    A new decision wakes the loop for its Incident, so it is acted on at once; the state
+    machine itself reads the approvals from the API server, not from this cache.
+    """
+    incident = str(spec.get("incident") or "")
+    if not incident or status.get("spentAt"):
+        return None
+    loop = memo.get("incident_loop")
+    if loop is not None:
+        loop.touch((namespace, incident))
+    return {(namespace, incident): str(spec.get("actionID") or "")}
+
+
+def is_open(status: Any, approved_ids: Collection[str]) -> bool:
     """Whether an Incident (as kopf cached it) has anything left for the operator to do."""
     try:
         current = IncidentStatus.model_validate(dict(status or {}))
-        return scheduling.is_open(
-            current, IncidentSpec.model_validate(dict(spec or {})), now=datetime.now(UTC)
-        )
     except ValueError:
         return False
+    return scheduling.is_open(current, approved_ids, now=datetime.now(UTC))
 
 
 class IncidentLoop:
     """The leader's work loop over the index: one in-flight task per Incident."""
 
     def __init__(
-        self, memo: kopf.Memo, index: kopf.Index[Key, kopf.Body], settings: OperatorSettings
+        self,
+        memo: kopf.Memo,
+        index: kopf.Index[Key, kopf.Body],
+        settings: OperatorSettings,
+        approvals: kopf.Index[Key, str],
     ) -> None:
         self.memo, self.index, self.settings = memo, index, settings
+        self.approvals = approvals
         self.running: dict[Key, asyncio.Task[None]] = {}
         self.last_target_check: dict[str, float] = {}
         self.slots = asyncio.Semaphore(settings.workers)
@@ -112,7 +134,8 @@ class IncidentLoop:
             if not bodies:
                 continue
             body = bodies[-1]
-            if body.metadata.get("deletionTimestamp") or not is_open(body.spec, body.status):
+            approved = list(self.approvals.get(key, ()))
+            if body.metadata.get("deletionTimestamp") or not is_open(body.status, approved):
                 continue
             task = asyncio.create_task(self._one(key, body), name=f"incident:{key[0]}/{key[1]}")
             self.running[key] = task
@@ -235,9 +258,12 @@ async def diagnose(*, body: kopf.Body, status: IncidentStatus, memo: kopf.Memo) 
 
 @kopf.on.startup()  # type: ignore[arg-type]  # NB: kopf injects the index by name
 async def start_incident_loop(
-    memo: kopf.Memo, incident_index: kopf.Index[Key, kopf.Body], **_: Any
+    memo: kopf.Memo,
+    incident_index: kopf.Index[Key, kopf.Body],
+    approval_index: kopf.Index[Key, str],
+    **_: Any,
 ) -> None:
-    loop = IncidentLoop(memo, incident_index, memo["settings"])
+    loop = IncidentLoop(memo, incident_index, memo["settings"], approval_index)
     memo["incident_loop"] = loop
     memo["incident_loop_stop"] = stop = asyncio.Event()
     memo["incident_loop_task"] = asyncio.create_task(loop.run(stop), name="incident-loop")

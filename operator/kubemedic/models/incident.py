@@ -9,7 +9,6 @@ Spec models are strict and status models lenient; why is explained in
 :mod:`kubemedic.models.conditions`.
 """
 
-from collections import Counter
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
@@ -37,7 +36,6 @@ INCIDENT_KIND: Literal["Incident"] = "Incident"
 
 MAX_SUMMARY = 256
 MAX_DESCRIPTION = 4096
-MAX_APPROVALS = 50
 MAX_ALERT_LABELS = 64
 MAX_ALERT_LABEL_VALUE = 1024
 MAX_ALERT_ANNOTATION_VALUE = 4096
@@ -79,13 +77,6 @@ class Source(StrEnum):
     ALERT = "Alert"
 
 
-class Decision(StrEnum):
-    """A human's answer to a proposed action."""
-
-    APPROVE = "Approve"
-    REJECT = "Reject"
-
-
 AlertLabelValue = Annotated[str, Field(max_length=MAX_ALERT_LABEL_VALUE)]
 AlertAnnotationValue = Annotated[str, Field(max_length=MAX_ALERT_ANNOTATION_VALUE)]
 EvidenceItem = Annotated[str, Field(max_length=MAX_EVIDENCE_ITEM)]
@@ -118,25 +109,12 @@ class AlertInfo(KubeModel):
         )
 
 
-class Approval(KubeModel):
-    """A human's decision on one proposed action (``spec.approvals[]``, keyed by ``actionID``).
-
-    NB: approvals live in ``spec`` so that RBAC on ``incidents`` (not on ``incidents/status``)
-    decides who may approve.
-    """
-
-    action_id: str = Field(alias="actionID", max_length=63, pattern=DNS_LABEL_PATTERN)
-    decision: Decision
-    approved_by: str | None = Field(default=None, max_length=253)
-    reason: str | None = Field(default=None, max_length=1024)
-    approved_at: AwareDatetime | None = Field(
-        default=None,
-        description="when the decision was made; approvals expire after the policy's TTL",
-    )
-
-
 class IncidentSpec(KubeModel):
-    """What the Incident is about and the approvals given so far (desired state)."""
+    """What the Incident is about (desired state).
+
+    Approvals are not here: they are :class:`~kubemedic.models.approval.IncidentApproval`
+    objects, so that RBAC separates who may report from who may approve.
+    """
 
     target: TargetRef
     severity: Severity = Severity.WARNING
@@ -144,7 +122,11 @@ class IncidentSpec(KubeModel):
     description: str = Field(default="", max_length=MAX_DESCRIPTION)
     source: Source = Source.MANUAL
     alert: AlertInfo | None = None
-    approvals: list[Approval] = Field(default_factory=list, max_length=MAX_APPROVALS)
+    reported_by: str | None = Field(
+        default=None,
+        max_length=253,
+        description="the creating user, checked by admission; immutable",
+    )
 
     @model_validator(mode="after")
     def _mirror_cel_rules(self) -> Self:
@@ -157,13 +139,6 @@ class IncidentSpec(KubeModel):
                 f"`target.namespace` must not be set when `target.kind` is "
                 f"'{self.target.kind.value}': the kind is cluster-scoped"
             )
-            raise ValueError(msg)
-        # The API server enforces this through `x-kubernetes-list-type: map`.
-        duplicates = sorted(
-            key for key, n in Counter(a.action_id for a in self.approvals).items() if n > 1
-        )
-        if duplicates:
-            msg = f"`approvals` must not contain an `actionID` twice: {', '.join(duplicates)}"
             raise ValueError(msg)
         return self
 
@@ -179,10 +154,6 @@ class IncidentSpec(KubeModel):
                 "namespace": namespace,
             }
         )
-
-    def approval_for(self, action_id: str) -> Approval | None:
-        """The decision on the action with this ID, if a human has made one."""
-        return next((a for a in self.approvals if a.action_id == action_id), None)
 
 
 #: The most refused LLM proposals listed in ``status.diagnosis.llm.rejectedActions``.
@@ -294,7 +265,7 @@ class ActionTargetRef(StatusModel):
 
 class ProposedAction(StatusModel):
     """An :class:`~kubemedic.models.diagnosis.Action` as listed in ``status.proposedActions``,
-    with the stable ``id`` that ``spec.approvals[].actionID`` refers to.
+    with the stable ``id`` that an IncidentApproval's ``spec.actionID`` refers to.
 
     NB: status is read leniently, so the params are not validated here; :meth:`to_action`
     validates them and checks the ``id`` still matches the content before anything is applied.

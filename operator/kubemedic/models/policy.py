@@ -131,6 +131,8 @@ class RemediationPolicySpec(KubeModel):
     )
     dry_run_only: bool = False
     approval_ttl_seconds: int = Field(default=3600, ge=60, le=604800, alias="approvalTTLSeconds")
+    require_distinct_approver: bool = False
+    allow_scale_to_zero: bool = False
     max_memory_increase_factor: float = Field(default=2.0, ge=1.0, le=4.0)
 
     @model_validator(mode="after")

@@ -7,7 +7,8 @@ The modules, in the order an action passes through them:
 - ``transitions``: every transition and what it announces (record state, phase,
   conditions, history, Event, metric) in one table;
 - ``decide``: the policy's decision on a fresh diagnosis, dry-runs, patch plans;
-- ``approvals``: ``spec.approvals``, and actions that waited too long for one;
+- ``approvals``: IncidentApprovals (on the operator's clock, spent once used), and actions
+  that waited too long for one;
 - ``apply``: bounds, rate limits, intent, the patch (exactly once);
 - ``finish``: verification, revert, resolution;
 - ``reconcile``: one step, :func:`reconcile_remediation`.

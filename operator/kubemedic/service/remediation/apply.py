@@ -1,6 +1,6 @@
 """Applying an approved action exactly once: checks, dry-run, intent, patch.
 
-Approved ──(bounds, rate limits, dry-run ok)──▶ write intent {Applying, key}
+Approved ──(scope, bounds, rate limits, dry-run ok)──▶ write intent {Applying, key}
     ──▶ apply the patch (+ marker, generation test) ──▶ write {Verifying}
 
 A crash between "write intent" and "write Verifying" leaves an Applying record: the next
@@ -12,13 +12,13 @@ the patch's generation test makes a change in between fail instead of applying t
 from __future__ import annotations
 
 from kubemedic.clients.remediation import ConflictError, PatchRejectedError
-from kubemedic.domain import policy, view
+from kubemedic.domain import bounds, policy, view
 from kubemedic.domain import remediation as rem
 from kubemedic.models.diagnosis import Action, ActionType
 from kubemedic.models.remediation import ActionRecord
 from kubemedic.service.remediation.approvals import refuse_target_changed
 from kubemedic.service.remediation.context import Context, describe, fault, fingerprint_uid
-from kubemedic.service.remediation.decide import deny, dry_run, plan
+from kubemedic.service.remediation.decide import deny, dry_run, plan, scope_problem
 from kubemedic.service.remediation.transitions import TABLE, Move, announce
 
 
@@ -26,6 +26,22 @@ def fail(ctx: Context, record: ActionRecord, message: str) -> None:
     """The action failed before or while being applied: record it, fail the Incident, write."""
     announce(ctx, Move.FAILED, message, record=record, updates={"result": message})
     ctx.write()
+
+
+def _bounds_context(
+    ctx: Context, action: Action, policies: list[policy.NamedPolicy], decided_by: str | None
+) -> bounds.BoundsContext:
+    namespace = action.target.namespace
+    bounded = action.type in (ActionType.SCALE_WORKLOAD, ActionType.SET_RESOURCES)
+    diagnosis = ctx.status.diagnosis
+    return bounds.BoundsContext(
+        hpas=ctx.client.hpas(namespace) if namespace and bounded else [],
+        limit_ranges=ctx.client.limit_ranges(namespace) if namespace and bounded else [],
+        max_memory_factor=policy.memory_increase_limit(policies, decided_by),
+        allow_scale_to_zero=policy.allows_scale_to_zero(policies, decided_by),
+        # NB: "rules" only: a model took part in any other engine's answer.
+        rules_only=diagnosis is not None and diagnosis.engine == "rules",
+    )
 
 
 def apply_approved(ctx: Context, record: ActionRecord, action: Action) -> None:
@@ -40,11 +56,13 @@ def apply_approved(ctx: Context, record: ActionRecord, action: Action) -> None:
         return
     policies = ctx.client.policies()
     decided_by = record.decision.policy if record.decision else None
-    bound = policy.check_bounds(
-        action, live=live, max_memory_factor=policy.memory_increase_limit(policies, decided_by)
+    # NB: scope and bounds again, just before the dry-run, on the object as it is now:
+    # whoever proposed the action (rules or model) and whoever approved it.
+    problem = scope_problem(ctx, action) or bounds.check_bounds(
+        action, live=live, context=_bounds_context(ctx, action, policies, decided_by)
     )
-    if bound:
-        deny(ctx, record, what, bound, "")
+    if problem:
+        deny(ctx, record, what, problem, "")
         ctx.write()
         return
     limited = policy.check_rate_limits(

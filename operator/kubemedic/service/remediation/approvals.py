@@ -1,10 +1,21 @@
-"""Approvals: what a person decided in ``spec.approvals``, and actions nobody decided on.
+"""Approvals: what a person decided in an IncidentApproval, and actions nobody decided on.
 
-One approval is acted on per step, in the order of ``spec.approvals``. An approval naming an
-action that was never proposed is reported once; one older than the current diagnosis (or
-already refused) is spent and reported once; an approval older than the policy's
-``approvalTTLSeconds`` expires. An approval is acted on only if the target is still the
-object that was diagnosed (its fingerprint), else the action is refused and re-diagnosed.
+Approvals are objects of their own (``incidentapprovals``): RBAC decides who may create one,
+admission makes ``spec.approver`` the creating user and freezes the spec. This module takes
+them on the operator's own terms (the rules are pure, in domain/approvals.py):
+
+- every step reads the Incident's approvals from the API server and stamps ``status.seenAt``
+  on those it has not seen: the policy's ``approvalTTLSeconds`` counts from there, never
+  from a time a client wrote;
+- one unspent approval is acted on per step, oldest first; acting on it *spends* it
+  (``status.spentAt`` and ``outcome``), after the Incident's own transition is written, so
+  a decision counts at most once and never for an action proposed again later;
+- an approval naming an action that was never proposed, one created before the diagnosis
+  that proposed the action, or one for an action already decided is reported and spent;
+- separation of duties: with a covering policy's ``requireDistinctApprover`` the Incident's
+  ``spec.reportedBy`` may not approve it (refused and spent; the action keeps waiting);
+- an approval is acted on only if the target is still the object that was diagnosed (its
+  fingerprint), else the action is refused and re-diagnosed.
 
 An action awaiting approval waits at most the same TTL (``approvalTTLSeconds`` of the policy
 that decided it, else the operator's default): then it expires and the Incident escalates
@@ -13,107 +24,134 @@ to a person, instead of waiting forever.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import logging
+from datetime import datetime
 
-from kubemedic.domain import policy
+from kubemedic.domain import approvals as rules
+from kubemedic.domain import policy, view
 from kubemedic.domain import remediation as rem
-from kubemedic.models.incident import Decision, IncidentStatus, ProposedAction
+from kubemedic.models.approval import ApprovalOutcome, Decision
+from kubemedic.models.incident import ProposedAction
 from kubemedic.models.remediation import (
-    TERMINAL_STATES,
     ActionRecord,
     ActionState,
     DecisionOutcome,
     PolicyDecisionRecord,
 )
-from kubemedic.service.remediation.context import Context, describe
+from kubemedic.service.remediation.context import Context, RemediationDeps, describe
 from kubemedic.service.remediation.decide import actionable, decision_inputs, deny
-from kubemedic.service.remediation.transitions import TABLE, Move, announce
+from kubemedic.service.remediation.transitions import Move, announce
+
+logger = logging.getLogger(__name__)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def load_approvals(
+    deps: RemediationDeps, *, namespace: str, incident: str, now: datetime
+) -> list[rules.ApprovalObject]:
+    """The Incident's unspent approvals, oldest first; first sight is stamped ``seenAt``.
+
+    An approval whose spec cannot be parsed (the CRD schema should make that impossible) is
+    logged and skipped.
+    """
+    parsed = []
+    for obj in deps.remediator.approvals(namespace):
+        try:
+            parsed.append(rules.parse(obj))
+        except ValueError as exc:
+            logger.warning("ignoring invalid IncidentApproval %s: %s", view.cite(obj), exc)
+    pending = rules.unspent(parsed, incident)
+    for approval in pending:
+        if approval.status.seen_at is None or rules.counts_from(approval, now=now) == now:
+            # NB: first sight, or a recorded time the operator does not believe.
+            deps.remediator.write_approval_status(
+                namespace,
+                approval.name,
+                status={"seenAt": _stamp(now), "outcome": ApprovalOutcome.PENDING.value},
+            )
+    return pending
+
+
+def _spend(
+    ctx: Context, approval: rules.ApprovalObject, outcome: ApprovalOutcome, message: str
+) -> None:
+    ctx.client.write_approval_status(
+        ctx.namespace,
+        approval.name,
+        status={
+            "seenAt": _stamp(rules.counts_from(approval, now=ctx.now)),
+            "spentAt": _stamp(ctx.now),
+            "outcome": outcome.value,
+            "message": message[:1024],
+        },
+    )
+
+
+def _spend_after_write(
+    ctx: Context, approval: rules.ApprovalObject, outcome: ApprovalOutcome, message: str
+) -> None:
+    """Spend the approval once the Incident's transition is written (not if it is refused)."""
+    ctx.after_write(lambda: _spend(ctx, approval, outcome, message))
 
 
 def process_approvals(ctx: Context) -> bool:
     """Act on the first approval that needs it; whether a transition was written."""
     proposed_ids = {a.id: a for a in actionable(ctx.status)}
     all_ids = {a.id for a in ctx.status.proposed_actions}
-    for approval in ctx.spec.approvals:
-        action_id = approval.action_id
+    for approval in ctx.approvals:
+        action_id = approval.spec.action_id
         if action_id not in all_ids:
-            if _reported(ctx.status, Move.UNKNOWN_APPROVAL, action_id):
-                continue
             known = ", ".join(sorted(proposed_ids)) or "none"
+            message = (
+                f"IncidentApproval {approval.name} names action '{action_id}', which was not "
+                f"proposed (proposed: {known}); ignored"
+            )
             announce(
                 ctx,
                 Move.UNKNOWN_APPROVAL,
-                f"`spec.approvals` names action '{action_id}', which was not "
-                f"proposed (proposed: {known}); ignored",
+                message,
                 detail=f"approval for unknown action '{action_id}' ignored; "
                 f"proposed actions: {known}",
                 action_id=action_id,
             )
+            _spend_after_write(ctx, approval, ApprovalOutcome.IGNORED, message)
             ctx.write()
             return True
-        if action_id not in proposed_ids:
-            continue  # an Escalate action: nothing to approve
         record = ctx.status.action_record(action_id)
-        if record is not None and record.state in TERMINAL_STATES:
-            continue
-        observed = (
-            record.approval_observed_time if record and record.approval_observed_time else ctx.now
-        )
-        decided_at = approval.approved_at or observed
-        if _stale(ctx.status, action_id, decided_at):
-            if _reported(ctx.status, Move.STALE_APPROVAL, action_id):
-                continue
-            announce(
-                ctx,
-                Move.STALE_APPROVAL,
-                f"approval of '{action_id}' predates the current diagnosis; approve again",
-                action_id=action_id,
+        if action_id not in proposed_ids or (
+            record is not None and record.state is not ActionState.AWAITING_APPROVAL
+        ):
+            state = record.state.value if record else "Escalate: nothing to apply"
+            _spend(
+                ctx, approval, ApprovalOutcome.IGNORED, f"the action was already decided ({state})"
             )
+            continue
+        if rules.predates_proposal(approval, ctx.status.diagnosed_time):
+            message = (
+                f"IncidentApproval {approval.name} of '{action_id}' was created before the "
+                "current diagnosis proposed it; approve again"
+            )
+            announce(ctx, Move.STALE_APPROVAL, message, action_id=action_id)
+            _spend_after_write(ctx, approval, ApprovalOutcome.IGNORED, message)
             ctx.write()
             return True
-        _decide(
-            ctx,
-            proposed_ids[action_id],
-            decision=approval.decision,
-            approved_by=approval.approved_by,
-            reason=approval.reason,
-            decided_at=decided_at,
-            record=record,
-        )
+        _decide(ctx, proposed_ids[action_id], approval=approval, record=record)
         return True
     return False
-
-
-def _reported(status: IncidentStatus, move: Move, action_id: str) -> bool:
-    step = TABLE[move].step
-    return any(h.step == step and h.action_id == action_id for h in status.history)
-
-
-def _stale(status: IncidentStatus, action_id: str, decided_at: datetime) -> bool:
-    """An approval given before the current diagnosis, or one already refused, is spent.
-
-    NB: an action keeps its ID when it is proposed again after the target changed; without
-    this, the approval that was refused would approve the new proposal. Times in status
-    have whole seconds, so an approval in the same second as the refusal counts as spent.
-    """
-    if status.diagnosed_time and decided_at < status.diagnosed_time - timedelta(seconds=1):
-        return True
-    step = TABLE[Move.TARGET_CHANGED].step
-    refused = [h.time for h in status.history if h.step == step and h.action_id == action_id]
-    return bool(refused) and decided_at <= max(refused)
 
 
 def _decide(
     ctx: Context,
     proposed: ProposedAction,
     *,
-    decision: Decision,
-    approved_by: str | None,
-    reason: str | None,
-    decided_at: datetime,
+    approval: rules.ApprovalObject,
     record: ActionRecord | None,
 ) -> None:
-    who = approved_by or "a person"
+    spec = approval.spec
+    who = spec.approver
     action = proposed.to_action()
     what = describe(action, proposed.id)
     base = record or ActionRecord(
@@ -123,10 +161,11 @@ def _decide(
         target_fingerprint=ctx.status.target_fingerprint,
     )
     base = base.model_copy(
-        update={"approval_observed_time": base.approval_observed_time or ctx.now}
+        update={"approval_observed_time": rules.counts_from(approval, now=ctx.now)}
     )
-    said = f"by {who}" + (f": {reason}" if reason else "")
-    if decision is Decision.REJECT:
+    said = f"by {who}" + (f": {spec.reason}" if spec.reason else "")
+    live, policy_decision, policies = decision_inputs(ctx, action)
+    if spec.decision is Decision.REJECT:
         rule = f"rejected {said}"
         announce(
             ctx,
@@ -135,49 +174,66 @@ def _decide(
             record=base,
             updates={
                 "decision": PolicyDecisionRecord(
-                    outcome=DecisionOutcome.REJECTED,
-                    rule=rule,
-                    decided_by=approved_by,
-                    time=ctx.now,
+                    outcome=DecisionOutcome.REJECTED, rule=rule, decided_by=who, time=ctx.now
                 )
             },
         )
+        _spend_after_write(ctx, approval, ApprovalOutcome.REJECTED, rule)
         ctx.write()
         return
-    live, policy_decision, policies = decision_inputs(ctx, action)
+    # NB: separation of duties is about approving; anyone who may decide may reject.
+    distinct = policy.requires_distinct_approver(
+        policies,
+        target_namespace=action.target.namespace,
+        namespace_labels=ctx.client.namespace_labels(action.target.namespace),
+        target_labels=view.labels_of(live) if live else {},
+        operator_namespace=ctx.deps.operator_namespace,
+    )
+    refused = rules.separation_problem(
+        approver=who, reporter=ctx.spec.reported_by, required=distinct
+    )
+    if refused is not None:
+        message = f"IncidentApproval {approval.name} of {what} refused: {refused}"
+        announce(ctx, Move.APPROVAL_REFUSED, message, action_id=proposed.id)
+        _spend_after_write(ctx, approval, ApprovalOutcome.REFUSED, refused)
+        ctx.write()
+        return
     via = f" (policy {policy_decision.policy})" if policy_decision.policy else ""
     if policy_decision.outcome is DecisionOutcome.DENIED:
-        deny(
-            ctx, base, what, f"{policy_decision.rule} (a manual approval cannot override this)", via
-        )
+        rule = f"{policy_decision.rule} (a manual approval cannot override this)"
+        deny(ctx, base, what, rule, via)
+        _spend_after_write(ctx, approval, ApprovalOutcome.REFUSED, rule)
         ctx.write()
         return
     ttl = policy.approval_ttl(
         policies, policy_decision.policy, ctx.deps.default_approval_ttl_seconds
     )
-    if ctx.now - decided_at > ttl:
+    if rules.expired(approval, now=ctx.now, ttl=ttl):
         message = f"approval of {what} expired ({int(ttl.total_seconds())}s TTL); approve again"
         announce(ctx, Move.APPROVAL_EXPIRED, message, record=base, updates={"result": message})
+        _spend_after_write(ctx, approval, ApprovalOutcome.EXPIRED, message)
         ctx.write()
         return
     if live is None or rem.target_fingerprint(live) != ctx.status.target_fingerprint:
+        _spend_after_write(ctx, approval, ApprovalOutcome.REFUSED, "the target changed")
         refuse_target_changed(ctx, base, what)
         return
     announce(
         ctx,
         Move.APPROVED,
-        f"{what} approved by {who}",
+        f"{what} approved {said}",
         record=base,
         updates={
             "decision": PolicyDecisionRecord(
                 outcome=DecisionOutcome.MANUALLY_APPROVED,
                 policy=policy_decision.policy,
                 rule=f"approved {said}",
-                decided_by=approved_by,
+                decided_by=who,
                 time=ctx.now,
             )
         },
     )
+    _spend_after_write(ctx, approval, ApprovalOutcome.APPLIED, f"approved {what}")
     ctx.write()
 
 

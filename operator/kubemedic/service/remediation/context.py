@@ -25,6 +25,7 @@ from typing import Any, Final, Protocol
 from kubemedic.clients.kube import RawObject
 from kubemedic.clients.remediation import ConflictError
 from kubemedic.domain import lifecycle, view
+from kubemedic.domain.approvals import ApprovalObject
 from kubemedic.domain.policy import NamedPolicy
 from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.conditions import ConditionReason, ConditionStatus
@@ -67,6 +68,16 @@ class RemediationClient(Protocol):
     def namespace_labels(self, namespace: str | None) -> dict[str, str]: ...
 
     def remediating_in(self, namespace: str, *, excluding: str) -> int: ...
+
+    def limit_ranges(self, namespace: str) -> list[RawObject]: ...
+
+    def hpas(self, namespace: str) -> list[RawObject]: ...
+
+    def approvals(self, namespace: str) -> list[RawObject]: ...
+
+    def write_approval_status(
+        self, namespace: str, name: str, *, status: dict[str, Any]
+    ) -> None: ...
 
     def read_incident(self, namespace: str, name: str) -> RawObject | None: ...
 
@@ -117,6 +128,8 @@ class Context:
     spec: IncidentSpec
     status: IncidentStatus
     now: datetime
+    #: The Incident's unspent IncidentApprovals, oldest first (read once per step).
+    approvals: list[ApprovalObject] = field(default_factory=list)
     #: Events of transitions that were written; the handler posts them.
     events: list[EventSpec] = field(default_factory=list)
     _pending_events: list[EventSpec] = field(default_factory=list)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from kubemedic.clients.kube import RawObject
 from kubemedic.clients.remediation import PatchRejectedError
+from kubemedic.domain import approvals as approval_rules
 from kubemedic.domain import policy, view
 from kubemedic.domain import remediation as rem
 from kubemedic.models.diagnosis import Action, ActionType
@@ -34,6 +35,10 @@ def decision_inputs(
     """The live target, the policies, and what they decide for ``action``."""
     live = ctx.live(action)
     policies = ctx.client.policies()
+    out_of_scope = scope_problem(ctx, action)
+    if out_of_scope is not None:
+        # NB: admission keeps an Incident's target in its namespace; this keeps its actions there.
+        return live, policy.PolicyDecision(DecisionOutcome.DENIED, None, out_of_scope), policies
     decision = policy.decide(
         action,
         policies=policies,
@@ -44,6 +49,16 @@ def decision_inputs(
         extra_protected=ctx.deps.extra_protected,
     )
     return live, decision, policies
+
+
+def scope_problem(ctx: Context, action: Action) -> str | None:
+    """Why ``action`` reaches outside this Incident's scope (domain/approvals.py), or None."""
+    return approval_rules.scope_problem(
+        action,
+        incident_namespace=ctx.namespace,
+        incident_target=ctx.spec.resolved_target(ctx.namespace),
+        operator_namespace=ctx.deps.operator_namespace,
+    )
 
 
 def decide_primary(ctx: Context) -> None:

@@ -9,8 +9,9 @@ transition twice. Which step runs depends only on the status:
 - an action in flight (Approved, Applying, Verifying, Reverting) moves on (apply.py, finish.py);
 - a fresh diagnosis is decided by policy (decide.py);
 - a verified fix waits for its alert to resolve (finish.py);
-- otherwise approvals are acted on, and an action nobody approved in time expires
-  (approvals.py).
+- otherwise approvals (IncidentApproval objects, read from the API server and stamped with
+  the operator's clock when first seen) are acted on, and an action nobody approved in time
+  expires (approvals.py).
 
 Runs in a worker thread (the Kubernetes client is synchronous); returns the Events to
 post so the kopf handler posts them from its own context.
@@ -26,11 +27,15 @@ from typing import Final
 from kubemedic.clients.kube import RawObject
 from kubemedic.clients.remediation import ConflictError
 from kubemedic.domain import view
-from kubemedic.domain.scheduling import needs_remediation
+from kubemedic.domain.scheduling import REMEDIATION_PHASES, needs_remediation
 from kubemedic.models.incident import IncidentSpec, IncidentStatus, Phase
 from kubemedic.models.remediation import ActionRecord, ActionState
 from kubemedic.service.remediation.apply import apply, apply_approved, fail
-from kubemedic.service.remediation.approvals import expire_unapproved, process_approvals
+from kubemedic.service.remediation.approvals import (
+    expire_unapproved,
+    load_approvals,
+    process_approvals,
+)
 from kubemedic.service.remediation.context import Context, EventSpec, RemediationDeps
 from kubemedic.service.remediation.decide import decide_primary
 from kubemedic.service.remediation.finish import all_verified_waiting_for_alert, revert, verify
@@ -76,11 +81,13 @@ def reconcile_remediation(
         return ReconcileResult(events=[])
     spec = IncidentSpec.model_validate(incident.get("spec") or {})
     status = IncidentStatus.model_validate(incident.get("status") or {})
-    if not needs_remediation(status, spec):
+    if status.phase not in REMEDIATION_PHASES:
         return ReconcileResult(events=[])
-    ctx = Context(
-        deps=deps, incident=incident, spec=spec, status=status, now=now or datetime.now(UTC)
-    )
+    at = now or datetime.now(UTC)
+    pending = load_approvals(deps, namespace=namespace, incident=name, now=at)
+    if not needs_remediation(status, [a.spec.action_id for a in pending]):
+        return ReconcileResult(events=[])
+    ctx = Context(deps=deps, incident=incident, spec=spec, status=status, now=at, approvals=pending)
     try:
         _step(ctx)
     except ConflictError:

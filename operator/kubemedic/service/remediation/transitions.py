@@ -83,6 +83,7 @@ class Move(Enum):
     POLICY_DENIED = "PolicyDenied"
     UNKNOWN_APPROVAL = "UnknownApproval"
     STALE_APPROVAL = "StaleApproval"
+    APPROVAL_REFUSED = "ApprovalRefused"
     REJECTED = "Rejected"
     APPROVAL_EXPIRED = "ApprovalExpired"
     APPROVAL_TIMED_OUT = "ApprovalTimedOut"
@@ -154,6 +155,7 @@ TABLE: Final[dict[Move, Transition]] = {
         "UnknownApproval", event="Warning", event_reason="UnknownAction", event_message="{detail}"
     ),
     Move.STALE_APPROVAL: Transition("StaleApproval"),
+    Move.APPROVAL_REFUSED: Transition("ApprovalRefused", event="Warning"),
     Move.REJECTED: Transition(
         "Rejected",
         state=ActionState.REJECTED,
