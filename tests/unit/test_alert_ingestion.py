@@ -242,7 +242,7 @@ class FakePrometheus:
         self.polls = polls
         self.calls = 0
 
-    def query(self, promql: str, *, at: datetime | None = None) -> dict[str, Any]:
+    async def query(self, promql: str, *, at: datetime | None = None) -> dict[str, Any]:
         del at
         series = self.polls[min(self.calls // 2, len(self.polls) - 1)]
         self.calls += 1
@@ -257,7 +257,7 @@ class FakePrometheus:
 
 def test_polling_attaches_the_start_and_resolves_what_left() -> None:
     labels = {"alertname": "A", "namespace": "shop", "deployment": "web"}
-    firing = read_firing_alerts(FakePrometheus([[labels]]))  # type: ignore[arg-type]
+    firing = asyncio.run(read_firing_alerts(FakePrometheus([[labels]])))  # type: ignore[arg-type]
     assert [(dict(a.labels), a.starts_at) for a in firing] == [(labels, T0)]
 
     store = FakeStore()

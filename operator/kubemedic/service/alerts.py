@@ -508,11 +508,11 @@ class AlertIngestor:
 # -- polling mode ---------------------------------------------------------------------------
 
 
-def read_firing_alerts(prometheus: PrometheusClient) -> list[alerts.ReceivedAlert]:
+async def read_firing_alerts(prometheus: PrometheusClient) -> list[alerts.ReceivedAlert]:
     """Firing alerts from ``ALERTS``, with ``startsAt`` from ``ALERTS_FOR_STATE`` where present."""
-    firing = prometheus.query(FIRING_ALERTS_QUERY)
+    firing = await prometheus.query(FIRING_ALERTS_QUERY)
     try:
-        for_state = prometheus.query(ALERTS_FOR_STATE_QUERY)
+        for_state = await prometheus.query(ALERTS_FOR_STATE_QUERY)
     except PromQLError:
         for_state = {"result": []}
     active_at: dict[str, datetime] = {}
@@ -547,7 +547,7 @@ async def poll_alerts(
     while iterations is None or done < iterations:
         done += 1
         try:
-            firing = await asyncio.to_thread(read_firing_alerts, prometheus)
+            firing = await read_firing_alerts(prometheus)
         except (PrometheusUnavailableError, PromQLError) as exc:
             metrics.ALERT_POLLS.labels(outcome="failed").inc()
             logger.warning("polling Prometheus for alerts failed: %s", exc)

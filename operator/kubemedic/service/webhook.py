@@ -245,8 +245,6 @@ class AlertIngestion:
                 await self.poller
         if self.runner is not None:
             await self.runner.cleanup()
-        if self.prometheus is not None:
-            self.prometheus.close()
         self.ingestor.close()
 
 
