@@ -438,23 +438,49 @@ def test_incidents_seeded_at_start_hold_the_cooldown() -> None:
     assert result.outcome.value == "CooledDown"
 
 
-def test_ten_thousand_alerts_about_missing_pods_open_nothing_and_read_once_per_pod() -> None:
+class CountingReader(FakeReader):
+    """A FakeReader that records the paths read (a list of pods answers from its pods)."""
+
+    def __init__(self, objects: dict[str, dict[str, Any]], *, list_fails: bool = False) -> None:
+        super().__init__(objects)
+        self.reads: list[str] = []
+        self.list_fails = list_fails
+
+    def get(self, path: str) -> dict[str, Any] | None:
+        self.reads.append(path)
+        if path == "/api/v1/namespaces/shop/pods":
+            if self.list_fails:
+                raise OSError("forbidden")
+            prefix = path + "/"
+            return {"items": [{**o, "metadata": {**o["metadata"], "name": k[len(prefix):]}}
+                              for k, o in self.objects.items() if k.startswith(prefix)]}  # fmt: skip
+        return super().get(path)
+
+
+@pytest.mark.parametrize("list_fails", [False, True])
+def test_ten_thousand_alerts_about_missing_pods_open_nothing(list_fails: bool) -> None:
     store = CountingStore()
-    reads: list[str] = []
-
-    class CountingReader(FakeReader):
-        def get(self, path: str) -> dict[str, Any] | None:
-            reads.append(path)
-            return super().get(path)
-
-    worker = AlertIngestor(incidents=store, reader=CountingReader(READER.objects),  # type: ignore[arg-type]
+    reader = CountingReader(READER.objects, list_fails=list_fails)
+    worker = AlertIngestor(incidents=store, reader=reader,  # type: ignore[arg-type]
                            rules=rules(), clock=lambda: T0)  # fmt: skip
     flood = [received({"namespace": "shop", "pod": f"ghost-{i % 2000}", "n": str(i)})
-             for i in range(10_000)]  # fmt: skip
+             for i in range(9_999)]  # fmt: skip
+    flood.insert(5000, received({"namespace": "shop", "pod": "web-5d9c7b6f4-x2x7q"}))
     results = run(worker, flood)
     assert len(results) == 10_000
+    real = results.pop(5000)
+    assert (real.outcome.value, real.incident) == ("Created", f"shop/{store_name(store)}")
     assert {(r.outcome.value, r.reason.value) for r in results} == {("Skipped", "TargetNotFound")}
-    assert store.objects == {} and store.calls["create"] == 0
-    # One read of the namespace and one per distinct pod (concurrent asks share one read).
-    assert reads.count("/api/v1/namespaces/shop") == 1
-    assert len(reads) == 1 + 2000
+    assert len(store.objects) == 1 and store.calls["create"] == 1
+    pods = [r for r in reader.reads if "/pods" in r]
+    if list_fails:
+        # The bulk read is only a shortcut: one GET per distinct pod, shared by concurrent asks.
+        assert len(pods) == 1 + 2001 and reader.reads.count("/api/v1/namespaces/shop") == 1
+    else:
+        # One read of the namespace, one list of its pods: no GET per pod.
+        assert pods == ["/api/v1/namespaces/shop/pods"]
+
+
+def store_name(store: FakeStore) -> str:
+    [(_, name)] = store.objects
+    return name

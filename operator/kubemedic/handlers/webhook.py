@@ -19,9 +19,12 @@ MEMO_KEY = "alert_ingestion"
 
 
 # NB: an event handler, not a change handler: kopf keeps no progress annotations and adds no
-# finalizer for it, and it rides the Incident watch the operator keeps anyway.
+# finalizer for it, and it rides the Incident watch the operator keeps anyway. Async so it
+# runs on the event loop (kopf runs sync handlers in threads): the index is not thread-safe.
 @kopf.on.event(API_GROUP, API_VERSION, INCIDENT_PLURAL, labels={SOURCE_LABEL: SOURCE_ALERT})
-def index_alert_incident(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def index_alert_incident(
+    event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any
+) -> None:
     """Keep the alert intake's index (dedup, cooldown, rate limits) current from the watch."""
     ingestion: AlertIngestion | None = memo.get(MEMO_KEY)
     if ingestion is not None:
