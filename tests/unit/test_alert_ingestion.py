@@ -114,7 +114,8 @@ class FakeReader:
     def __init__(self, objects: dict[str, dict[str, Any]]) -> None:
         self.objects = objects
 
-    def get(self, path: str) -> dict[str, Any] | None:
+    def get(self, path: str, *, from_cache: bool = False) -> dict[str, Any] | None:
+        del from_cache
         return self.objects.get(path)
 
 
@@ -446,7 +447,8 @@ class CountingReader(FakeReader):
         self.reads: list[str] = []
         self.list_fails = list_fails
 
-    def get(self, path: str) -> dict[str, Any] | None:
+    def get(self, path: str, *, from_cache: bool = False) -> dict[str, Any] | None:
+        assert from_cache, "existence checks may be answered from the API server's cache"
         self.reads.append(path)
         if path == "/api/v1/namespaces/shop/pods":
             if self.list_fails:
@@ -454,7 +456,7 @@ class CountingReader(FakeReader):
             prefix = path + "/"
             return {"items": [{**o, "metadata": {**o["metadata"], "name": k[len(prefix):]}}
                               for k, o in self.objects.items() if k.startswith(prefix)]}  # fmt: skip
-        return super().get(path)
+        return super().get(path, from_cache=from_cache)
 
 
 @pytest.mark.parametrize("list_fails", [False, True])
@@ -484,3 +486,33 @@ def test_ten_thousand_alerts_about_missing_pods_open_nothing(list_fails: bool) -
 def store_name(store: FakeStore) -> str:
     [(_, name)] = store.objects
     return name
+
+
+def test_without_the_seed_list_alerts_still_get_their_outcomes() -> None:
+    class NoListStore(CountingStore):
+        def list_all(self, *, label_selector: str, namespaces: Any = ()) -> list[dict[str, Any]]:
+            raise OSError("forbidden")
+
+    store = NoListStore()
+    worker = AlertIngestor(incidents=store, reader=READER, rules=rules(),  # type: ignore[arg-type]
+                           clock=lambda: T0)  # fmt: skip
+    alert = received({"namespace": "shop", "deployment": "web"})
+    resolution = alerts.resolved(alert, ends_at=T0)
+    other = received({"namespace": "shop", "deployment": "api"}, status="resolved")
+    outcomes = [r.outcome.value for r in run(worker, [alert])]
+    worker = AlertIngestor(incidents=store, reader=READER, rules=rules(),  # type: ignore[arg-type]
+                           clock=lambda: T0)  # fmt: skip
+
+    async def fresh_process() -> list[str]:
+        # A process that could not seed: the repeat is caught by the create's 409, and
+        # resolutions are read one by one.
+        await worker.start(namespaces=[])
+        got = await worker.ingest([alert], source="webhook")
+        got += await worker.ingest([resolution, other], source="webhook")
+        return [r.outcome.value for r in got]
+
+    try:
+        outcomes += asyncio.run(fresh_process())
+    finally:
+        worker.close()
+    assert outcomes == ["Created", "Deduplicated", "Updated", "Ignored"]

@@ -189,10 +189,16 @@ class AlertIngestor:
         plain = tuple(n for n in namespaces if _PLAIN_NAMESPACE.fullmatch(n))
         if namespaces and not plain:
             return
-        found = await self._io(
-            functools.partial(self.incidents.list_all, label_selector=ALERT_SELECTOR,
-                              namespaces=plain)
-        )  # fmt: skip
+        try:
+            found = await self._io(
+                functools.partial(self.incidents.list_all, label_selector=ALERT_SELECTOR,
+                                  namespaces=plain)
+            )  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - the intake works without it, only slower
+            # NB: then nothing is taken as known: resolutions are read one by one, and a
+            # repeat is deduplicated by the create's 409.
+            logger.warning("cannot list alert Incidents to seed the index: %s", exc)
+            return
         for obj in found:
             self.index.observe(obj, confirmed=True)
         self._watched = plain
@@ -458,7 +464,7 @@ class AlertIngestor:
     async def _list_into_cache(self, kind: TargetKind, namespace: str, names: set[str]) -> None:
         collection = object_path(kind=kind, namespace=namespace, name="-").rsplit("/", 1)[0]
         try:
-            listed = await self._io(self.reader.get, collection)
+            listed = await self._io(functools.partial(self.reader.get, collection, from_cache=True))
         except Exception as exc:  # noqa: BLE001 - optional: the per-object reads will tell
             logger.info("listing %s for a burst of alerts failed, reading one by one: %s",
                         collection, exc)  # fmt: skip
@@ -479,7 +485,7 @@ class AlertIngestor:
             self._lookups[f"{collection}/{name}"] = (expiry, future)
 
     def _read(self, path: str) -> Lookup:
-        obj = self.reader.get(path)
+        obj = self.reader.get(path, from_cache=True)
         return (obj is not None, alerts.controller_of(obj) if obj is not None else None)
 
     async def _missing(self, target: TargetRef) -> tuple[alerts.OutcomeReason, str] | None:
