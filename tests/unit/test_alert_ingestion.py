@@ -14,7 +14,15 @@ We test these aspects:
   the other alerts did;
 - polling: ``ALERTS_FOR_STATE`` supplies each alert's start; an alert that leaves ``ALERTS``
   is resolved on the next poll;
-- settings that cannot work are refused with the setting named.
+- settings that cannot work are refused with the setting named;
+- alerts about missing namespaces or objects, protected namespaces or with only untrusted
+  labels are ``Skipped`` with the reason and create nothing; rate limits answer
+  ``RateLimited`` per target and per namespace;
+- repeats are deduplicated from the index without a request; an Incident deleted (as the
+  watch reports) opens again; Incidents listed at start hold the cooldown; without that list
+  the intake still answers every alert right;
+- 10,000 alerts about missing pods open nothing and read the pods with one LIST (one GET per
+  distinct pod if the LIST fails).
 """
 
 from __future__ import annotations

@@ -2,8 +2,11 @@
 
 We test these aspects:
 - alert labels map to the right target (kube-state-metrics label names, precedence between
-  them, ``exported_*`` labels, explicit ``kubemedic_target_*`` labels), and labels that name
-  nothing are refused with a message that says which labels were looked for;
+  them); ``exported_*`` and explicit ``kubemedic_target_*`` labels (the scraped application's)
+  are ignored by default and win only when trusted; labels that name nothing are refused
+  with a message that says which labels were looked for;
+- alerts in protected namespaces are refused with the setting named; the rate limits count
+  only Incidents within the window, per target first, then per namespace, and 0 disables;
 - our fingerprint is Alertmanager's (values taken from a real Alertmanager 0.25), so polling
   Prometheus and the webhook name the same alert alike;
 - Incident names are deterministic per firing episode and valid Kubernetes names;
