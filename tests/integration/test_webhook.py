@@ -20,6 +20,8 @@ We test these aspects:
   would retry forever) and create nothing; the metric counts them by reason;
 - ``exported_*`` labels (the scraped application's) are ignored by default and honoured
   only when the setting trusts them; a Node alert lands in the alert namespace;
+- repeats are answered from the index the Incident watch keeps: an Incident deleted by a
+  person opens again on the next notification once the watch has reported the deletion;
 - rate limits: per target, then per namespace; the alerts over them are answered
   ``RateLimited`` with the reason and counted in the metric;
 - one notification of 10,000 alerts about pods that do not exist (and a few about one that
@@ -397,6 +399,36 @@ def test_rate_limits_answer_rate_limited_per_target_then_per_namespace(
     after = {reason: _metric(strict_op, sample) for reason, sample in samples.items()}
     assert after["TargetRateLimit"] - before["TargetRateLimit"] == 1
     assert after["NamespaceRateLimit"] - before["NamespaceRateLimit"] == 2
+
+
+def test_the_watch_keeps_the_index_current_a_deleted_incident_opens_again(
+    strict_op: AlertOperator,
+    apps: client.AppsV1Api,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+) -> None:
+    _existing_deployment(apps, namespace, "web")
+    fired = am_alert({"alertname": "KubemedicDeploymentReplicasMismatch", "namespace": namespace,
+                      "deployment": "web"}, starts_at=datetime.now(UTC))  # fmt: skip
+    code, body = strict_op.post(am_payload([fired]))
+    assert code == 200 and _outcomes(body) == ["Created"], body
+    namespace_, name = body["alerts"][0]["incident"].split("/")
+    code, body = strict_op.post(am_payload([fired]))
+    assert code == 200 and _outcomes(body) == ["Deduplicated"], body
+
+    # Deleted by a person: once the watch reports it, the same alert opens it again (a
+    # repeat is answered from the index alone, so only the watch can tell it is gone).
+    custom.delete_namespaced_custom_object(GROUP, VERSION, namespace_, PLURAL, name)
+    answers: list[list[str]] = []
+
+    def reopened() -> bool:
+        got = strict_op.post(am_payload([fired]))[1]
+        answers.append(_outcomes(got))
+        return _outcomes(got) == ["Created"]
+
+    wait_for(reopened, timeout=30, what="the alert to open its Incident again",
+             describe=lambda: answers[-3:])  # fmt: skip
+    assert [i["metadata"]["name"] for i in alert_incidents(custom, namespace)] == [name]
 
 
 def test_ten_thousand_alerts_in_one_notification_open_a_bounded_number(
