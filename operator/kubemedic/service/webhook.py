@@ -130,6 +130,12 @@ class WebhookReceiver:
         except IngestError as exc:
             body = {"error": str(exc), "alerts": [r.to_json() for r in exc.results]}
             return web.json_response(body, status=503)
+        if payload.truncated_alerts:
+            logger.warning(
+                "webhook %s: Alertmanager left out %d alerts of the group (its max_alerts)",
+                payload.group_key[:120],
+                payload.truncated_alerts,
+            )
         counts = Counter(r.outcome.value for r in results)
         logger.info(
             "webhook %s: %d alerts (%s) in %.0f ms",
