@@ -21,7 +21,10 @@ Measures, in one run on a fresh local cluster (or ``--cluster-dir`` of a running
    Incident created → diagnosed; the create alone is what parts 1 to 3 measure).
 
 Parts 1 to 3 run an operator that watches only an idle namespace, so what is measured is
-ingestion, not diagnosis; part 4 runs one that diagnoses. Bounded loops, loopback only.
+ingestion, not diagnosis; part 4 runs one that diagnoses. The Deployments the alerts name
+exist (created with 0 replicas before the clock starts: an alert about a missing object is
+answered ``Skipped``), and the rate limits are off (a burst of thousands of Incidents in one
+namespace is what they exist to stop). Bounded loops, loopback only.
 Writes bench/results/alerts.json. Numbers on a shared 2-core machine are noisy.
 
 Usage: .venv/bin/python bench/alert_ingestion.py [--burst 1000] [--rate 50 --seconds 20]
@@ -40,6 +43,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -223,10 +227,36 @@ def check_no_loss(
     }
 
 
+def create_targets(api: client.ApiClient, names: list[str]) -> None:
+    """The Deployments the alerts name, with 0 replicas (no pods: nothing else to schedule)."""
+    apps = client.AppsV1Api(api)
+
+    def one(name: str) -> None:
+        body = _deployment(name)
+        body["spec"]["replicas"] = 0
+        with contextlib.suppress(ApiException):  # 409: a reused cluster already has it
+            apps.create_namespaced_deployment(BENCH_NAMESPACE, body)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(one, names))
+
+
 def ingestion(
-    cluster: LocalCluster, workdir: Path, custom: client.CustomObjectsApi, args: argparse.Namespace
+    cluster: LocalCluster,
+    workdir: Path,
+    api: client.ApiClient,
+    custom: client.CustomObjectsApi,
+    args: argparse.Namespace,
 ) -> dict[str, Any]:
-    env = {"KUBEMEDIC_ALERT_COOLDOWN_SECONDS": "600"}
+    env = {
+        "KUBEMEDIC_ALERT_COOLDOWN_SECONDS": "600",
+        "KUBEMEDIC_ALERT_MAX_INCIDENTS_PER_NAMESPACE": "0",
+        "KUBEMEDIC_ALERT_MAX_INCIDENTS_PER_TARGET": "0",
+    }
+    count = int(args.rate * args.seconds)
+    print(f"creating {2 * args.burst + count} target Deployments", flush=True)
+    create_targets(api, [f"{run}-{i:05d}" for run, n in (("b", args.burst), ("g", args.burst),
+                                                       ("s", count)) for i in range(n)])  # fmt: skip
     results: dict[str, Any] = {}
     with webhook_operator(
         cluster, workdir / "ingest-op", extra_env=env, namespaces=[IDLE_NAMESPACE]
@@ -258,7 +288,6 @@ def ingestion(
         results["burst_grouped"] = asyncio.run(burst(op, groups, concurrency=args.concurrency))
         results["burst_grouped"]["check"] = check_no_loss(custom, grouped, run="g")
 
-        count = int(args.rate * args.seconds)
         steady_alerts = [firing(i, run="s", started=started) for i in range(count)]
         print(f"steady: {args.rate} alerts/s for {args.seconds}s", flush=True)
         results["steady"] = asyncio.run(
@@ -444,7 +473,7 @@ def main() -> int:
             "measured": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "machine": f"{_cpus()} CPUs (shared)",
         }
-        results |= ingestion(cluster, workdir, custom, args)
+        results |= ingestion(cluster, workdir, api, custom, args)
         RESULT.parent.mkdir(parents=True, exist_ok=True)
         RESULT.write_text(json.dumps(results, indent=2) + "\n")  # kept if the e2e part fails
         if args.e2e_runs:

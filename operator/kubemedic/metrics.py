@@ -68,8 +68,21 @@ ALERTS_RECEIVED: Final = Counter(
 ALERT_INCIDENTS: Final = Counter(
     "kubemedic_alert_incidents_total",
     "What received alerts did to Incidents: Created, Updated, Deduplicated, CooledDown, "
-    "Skipped (labels name no target), Ignored (resolution without an Incident).",
+    "Skipped (no target, protected or missing), Ignored (resolution without an Incident), "
+    "RateLimited.",
     ["outcome"],
+)
+ALERTS_SKIPPED: Final = Counter(
+    "kubemedic_alerts_skipped_total",
+    "Alerts that opened no Incident and were answered Skipped, by reason (Unmappable, "
+    "ProtectedNamespace, NamespaceNotFound, TargetNotFound).",
+    ["reason"],
+)
+ALERTS_RATE_LIMITED: Final = Counter(
+    "kubemedic_alerts_rate_limited_total",
+    "Alerts that would have opened an Incident over a rate limit and were answered "
+    "RateLimited, by reason (NamespaceRateLimit, TargetRateLimit).",
+    ["reason"],
 )
 ALERT_INGESTION_SECONDS: Final = Histogram(
     "kubemedic_alert_ingestion_seconds",

@@ -123,6 +123,36 @@ class OperatorSettings(BaseSettings):
         le=64 * 1024 * 1024,
         description="largest webhook body accepted; larger ones are answered 413",
     )
+    webhook_max_alerts: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description="most alerts one webhook notification may hold; more are answered 413 "
+        "(set Alertmanager's `max_alerts` to at most this)",
+    )
+    alert_label_overrides: bool = Field(
+        default=False,
+        description="let `exported_<label>` and `kubemedic_target_kind`/`_name` alert labels "
+        "(written by the scraped application) override the scrape target's labels",
+    )
+    alert_skip_protected_namespaces: bool = Field(
+        default=True,
+        description="alerts about objects in protected namespaces (`protected_namespaces` and "
+        "the built-in kube-system, kube-public, kube-node-lease) open no Incident",
+    )
+    alert_rate_limit_window_seconds: float = Field(
+        default=3600, gt=0, le=7 * 86400, description="window of the two alert rate limits"
+    )
+    alert_max_incidents_per_namespace: int = Field(
+        default=30,
+        ge=0,
+        description="most Incidents alerts may open in one namespace per window; 0 disables",
+    )
+    alert_max_incidents_per_target: int = Field(
+        default=5,
+        ge=0,
+        description="most Incidents alerts may open about one object per window; 0 disables",
+    )
     alert_namespace: str = Field(
         default="kubemedic",
         description="namespace of Incidents for alerts about cluster-scoped objects (Nodes)",

@@ -19,8 +19,9 @@ We test these aspects:
   a file whose offline diagnosis is the operator's;
 - when the metric drops, Prometheus resolves the alert, Alertmanager sends the resolution and
   the Incident gets ``AlertResolved=True``;
-- alerts posted to Alertmanager's v2 API as Prometheus posts them open one Incident, are
-  deduplicated when re-sent and resolve;
+- alerts posted to Alertmanager's v2 API as Prometheus posts them open one Incident and
+  resolve; the notification Alertmanager delivered, replayed to the webhook as an HA peer
+  or a retry would send it, is answered ``Deduplicated`` with that Incident and opens none;
 - polling ``ALERTS`` from Prometheus opens the Incident of an alert Alertmanager never
   routes to kubemedic, under the name the webhook would have given it, and resolves it when
   the alert leaves ``ALERTS``;
@@ -64,7 +65,14 @@ from monitoring import (
     running_monitoring,
     static_scrape,
 )
-from support.alerting import AlertOperator, alert_incidents, condition, rfc3339, webhook_operator
+from support.alerting import (
+    AlertOperator,
+    alert_incidents,
+    am_payload,
+    condition,
+    rfc3339,
+    webhook_operator,
+)
 from support.waiting import wait_for
 from support.workloads import deployment
 
@@ -390,6 +398,29 @@ def test_alerts_posted_to_alertmanager_open_deduplicate_and_resolve(
         stack.monitoring.post_alerts([alert])
         time.sleep(1)
     assert len(alert_incidents(custom, namespace)) == 1
+
+    # NB: Alertmanager itself swallows those re-sends (it notifies a group once per
+    # group_interval), so they prove nothing about kubemedic. What reaches kubemedic twice in
+    # practice is the same notification from both members of an Alertmanager HA pair, or a
+    # retry after a timeout: replay the alert as Alertmanager delivered it (its fingerprint,
+    # its startsAt) straight to the webhook. Only kubemedic's own deduplication can answer
+    # `Deduplicated` with the first Incident; without it a replay would open a second
+    # Incident (or be answered `CooledDown`, which this assertion refuses too).
+    replay = am_payload([{
+        "status": "firing", "labels": held["labels"], "annotations": held["annotations"],
+        "startsAt": held["startsAt"], "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": held["generatorURL"], "fingerprint": held["fingerprint"],
+    }], group_key=f'{{}}:{{alertname="{labels["alertname"]}", namespace="{namespace}"}}')  # fmt: skip
+    name = f"{namespace}/{incident['metadata']['name']}"
+    for _ in range(2):
+        code, answer = stack.operator.post(replay)
+        assert code == 200, answer
+        assert [(a["outcome"], a.get("incident")) for a in answer["alerts"]] == [
+            ("Deduplicated", name)
+        ], answer
+    assert [i["metadata"]["name"] for i in alert_incidents(custom, namespace)] == [
+        incident["metadata"]["name"]
+    ]
 
     stack.monitoring.post_alerts([{**alert, "endsAt": rfc3339(datetime.now(UTC))}])
     _wait_incident(

@@ -1,7 +1,9 @@
 """The Alertmanager webhook of the operator, against the real local control plane.
 
 The operator runs as a process with its webhook on a loopback port and a Prometheus URL on
-which nothing listens (Prometheus is down for this whole module).
+which nothing listens (Prometheus is down for this whole module). A second operator
+(``strict_op``) has the cooldown off, small rate limits, a cap of 10,000 alerts per
+notification and ``exported_*`` labels trusted.
 
 We test these aspects:
 - a notification with two crash-looping pods of one Deployment opens exactly one Incident,
@@ -13,12 +15,23 @@ We test these aspects:
 - Alertmanager's retry of the same notification creates nothing more; a resolution sets
   ``AlertResolved=True`` once; the same episode firing again sets it back to False; a new
   episode within the cooldown opens nothing;
-- an alert naming an object that does not exist opens an Incident with ``TargetFound=False``
-  and the operator keeps running; a Node alert lands in the alert namespace;
-- bad requests: no or wrong token → 401, malformed JSON or not Alertmanager's payload → 400
-  naming the field, over the size limit → 413 (with Content-Length and chunked), labels that
-  name nothing → 200 ``Skipped``; none of them creates anything; a rotated token file takes
-  effect without a restart; the webhook's metrics count the answers.
+- alerts about an object or a namespace that does not exist, or about a protected
+  namespace, are answered 200 ``Skipped`` with the reason (never a 503 that Alertmanager
+  would retry forever) and create nothing; the metric counts them by reason;
+- ``exported_*`` labels (the scraped application's) are ignored by default and honoured
+  only when the setting trusts them; a Node alert lands in the alert namespace;
+- repeats are answered from the index the Incident watch keeps: an Incident deleted by a
+  person opens again on the next notification once the watch has reported the deletion;
+- rate limits: per target, then per namespace; the alerts over them are answered
+  ``RateLimited`` with the reason and counted in the metric;
+- one notification of 10,000 alerts about pods that do not exist (and a few about one that
+  does): every alert gets its outcome, in order, and at most the namespace's limit of
+  Incidents is created;
+- bad requests: no or wrong token → 401, malformed JSON, JSON nested too deeply or with a
+  huge integer, or not Alertmanager's payload → 400 naming the problem, over the size limit
+  → 413 (with Content-Length and chunked), over the alert cap → 413 naming the cap and the
+  setting, labels that name nothing → 200 ``Skipped``; none of them creates anything; a
+  rotated token file takes effect without a restart; the webhook's metrics count the answers.
 """
 
 from __future__ import annotations
@@ -52,6 +65,11 @@ from support.workloads import deployment
 pytestmark = pytest.mark.cluster
 
 MAX_BYTES = 64 * 1024
+MAX_ALERTS = 50
+STRICT_MAX_BYTES = 8 * 1024 * 1024
+STRICT_MAX_ALERTS = 10_000
+STRICT_PER_NAMESPACE = 3
+STRICT_PER_TARGET = 2
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +102,7 @@ def alert_op(
 ) -> Iterator[AlertOperator]:
     env = {
         "KUBEMEDIC_WEBHOOK_MAX_BYTES": str(MAX_BYTES),
+        "KUBEMEDIC_WEBHOOK_MAX_ALERTS": str(MAX_ALERTS),
         "KUBEMEDIC_ALERT_NAMESPACE": alert_namespace,
         "KUBEMEDIC_ALERT_COOLDOWN_SECONDS": "600",
         "KUBEMEDIC_PROMETHEUS_URL": dead_prometheus,
@@ -91,6 +110,36 @@ def alert_op(
     }
     with webhook_operator(cluster, tmp_path_factory.mktemp("webhook-op"), extra_env=env) as op:
         yield op
+
+
+@pytest.fixture(scope="module")
+def strict_op(
+    cluster: LocalCluster, crds: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AlertOperator]:
+    env = {
+        "KUBEMEDIC_WEBHOOK_MAX_BYTES": str(STRICT_MAX_BYTES),
+        "KUBEMEDIC_WEBHOOK_MAX_ALERTS": str(STRICT_MAX_ALERTS),
+        "KUBEMEDIC_ALERT_COOLDOWN_SECONDS": "0",
+        "KUBEMEDIC_ALERT_MAX_INCIDENTS_PER_NAMESPACE": str(STRICT_PER_NAMESPACE),
+        "KUBEMEDIC_ALERT_MAX_INCIDENTS_PER_TARGET": str(STRICT_PER_TARGET),
+        "KUBEMEDIC_ALERT_LABEL_OVERRIDES": "true",
+    }
+    with webhook_operator(cluster, tmp_path_factory.mktemp("strict-op"), extra_env=env) as op:
+        yield op
+
+
+def _metric(op: AlertOperator, sample: str) -> float:
+    """The value of one sample (``name{labels}``) on the operator's /metrics; 0 if absent."""
+    with urllib.request.urlopen(op.metrics_url, timeout=5) as resp:
+        text = resp.read().decode()
+    for line in text.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def _existing_deployment(apps: client.AppsV1Api, namespace: str, name: str) -> None:
+    apps.create_namespaced_deployment(namespace, deployment(name, replicas=1))
 
 
 def _get(custom: client.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
@@ -230,27 +279,191 @@ def test_pods_crash_looping_open_one_diagnosed_incident_for_their_deployment(
     assert len(alert_incidents(custom, namespace)) == 1
 
 
-def test_alert_about_a_missing_object_opens_an_incident_that_says_so(
+def test_alerts_about_missing_or_protected_objects_are_skipped_with_the_reason(
     alert_op: AlertOperator, custom: client.CustomObjectsApi, namespace: str
 ) -> None:
-    fired = am_alert(
-        {"alertname": "KubemedicDeploymentReplicasMismatch", "namespace": namespace,
-         "deployment": "ghost", "severity": "critical"},
-        starts_at=datetime.now(UTC),
-    )  # fmt: skip
-    code, body = alert_op.post(am_payload([fired]))
-    assert code == 200 and _outcomes(body) == ["Created"], body
-    name = body["alerts"][0]["incident"].split("/")[1]
-    status = _wait_status(
-        custom, namespace, name, alert_op, lambda o: condition(o, "TargetFound"), "TargetFound"
-    )
-    found = condition(status, "TargetFound")
-    assert found is not None and (found["status"], found["reason"]) == ("False", "NotFound")
-    assert status["spec"]["severity"] == "Critical"
-    assert status["spec"]["summary"] == (
-        f"KubemedicDeploymentReplicasMismatch is firing for Deployment/{namespace}/ghost"
-    )
+    gone = f"gone-{uuid.uuid4().hex[:6]}"
+    cases = [
+        ({"namespace": namespace, "deployment": "ghost"}, "TargetNotFound",
+         f"Deployment/{namespace}/ghost does not exist"),
+        ({"namespace": namespace, "pod": "ghost-7d9f-x1"}, "TargetNotFound",
+         f"Pod/{namespace}/ghost-7d9f-x1 does not exist"),
+        ({"node": "no-such-node"}, "TargetNotFound", "Node/no-such-node does not exist"),
+        ({"namespace": gone, "deployment": "web"}, "NamespaceNotFound",
+         f"namespace '{gone}' does not exist"),
+        # kube-proxy need not exist: a protected namespace is refused before any lookup.
+        ({"namespace": "kube-system", "daemonset": "kube-proxy"}, "ProtectedNamespace",
+         "'kube-system' is protected"),
+    ]  # fmt: skip
+    before = {
+        reason: _metric(alert_op, f'kubemedic_alerts_skipped_total{{reason="{reason}"}}')
+        for reason in ("TargetNotFound", "NamespaceNotFound", "ProtectedNamespace")
+    }
+    fired = [
+        am_alert({"alertname": "KubemedicDeploymentReplicasMismatch", **labels},
+                 starts_at=datetime.now(UTC))
+        for labels, _, _ in cases
+    ]  # fmt: skip
+    for _ in range(2):  # Alertmanager's retry gets the same answer: nothing is pending
+        code, body = alert_op.post(am_payload(fired))
+        assert code == 200, body
+        got = [(a["outcome"], a.get("reason"), a.get("message", "")) for a in body["alerts"]]
+        for (outcome, reason, message), (_, expected, text) in zip(got, cases, strict=True):
+            assert (outcome, reason) == ("Skipped", expected), got
+            assert text in message, got
+        assert body["outcomes"] == {"Skipped": len(cases)}
+    assert alert_incidents(custom, namespace) == []
     assert alert_op.process.process.poll() is None
+    after = {
+        reason: _metric(alert_op, f'kubemedic_alerts_skipped_total{{reason="{reason}"}}')
+        for reason in before
+    }
+    assert after["TargetNotFound"] - before["TargetNotFound"] == 6
+    assert after["NamespaceNotFound"] - before["NamespaceNotFound"] == 2
+    assert after["ProtectedNamespace"] - before["ProtectedNamespace"] == 2
+
+
+def test_exported_labels_are_ignored_unless_trusted(
+    alert_op: AlertOperator,
+    strict_op: AlertOperator,
+    apps: client.AppsV1Api,
+    core: client.CoreV1Api,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+) -> None:
+    victim = f"victim-{uuid.uuid4().hex[:6]}"
+    core.create_namespace({"metadata": {"name": victim, "labels": {"kubemedic.dev/test": "true"}}})
+    try:
+        _existing_deployment(apps, namespace, "web")
+        _existing_deployment(apps, victim, "payments")
+        labels = {"alertname": "AppSaysSo", "namespace": namespace, "deployment": "web",
+                  "exported_namespace": victim, "exported_deployment": "payments"}  # fmt: skip
+
+        # Default: the scrape target's own labels decide; the application's are ignored.
+        code, body = alert_op.post(am_payload([am_alert(labels, starts_at=datetime.now(UTC))]))
+        assert code == 200 and _outcomes(body) == ["Created"], body
+        [incident] = alert_incidents(custom, namespace)
+        assert incident["spec"]["target"] == {
+            "kind": "Deployment", "namespace": namespace, "name": "web"
+        }  # fmt: skip
+        assert alert_incidents(custom, victim) == []
+
+        # Trusted (KUBEMEDIC_ALERT_LABEL_OVERRIDES=true): the exported labels win.
+        later = am_alert(labels, starts_at=datetime.now(UTC) + timedelta(seconds=5))
+        code, body = strict_op.post(am_payload([later]))
+        assert code == 200 and _outcomes(body) == ["Created"], body
+        [moved] = alert_incidents(custom, victim)
+        assert moved["spec"]["target"] == {
+            "kind": "Deployment", "namespace": victim, "name": "payments"
+        }  # fmt: skip
+    finally:
+        core.delete_namespace(victim)
+
+
+def test_rate_limits_answer_rate_limited_per_target_then_per_namespace(
+    strict_op: AlertOperator,
+    apps: client.AppsV1Api,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+) -> None:
+    _existing_deployment(apps, namespace, "a")
+    _existing_deployment(apps, namespace, "b")
+    now = datetime.now(UTC)
+    samples = {
+        reason: f'kubemedic_alerts_rate_limited_total{{reason="{reason}"}}'
+        for reason in ("TargetRateLimit", "NamespaceRateLimit")
+    }
+    before = {reason: _metric(strict_op, sample) for reason, sample in samples.items()}
+
+    def fire(target: str) -> dict[str, Any]:
+        batch = [am_alert({"alertname": f"Alert{i}", "namespace": namespace, "deployment": target},
+                          starts_at=now) for i in range(3)]  # fmt: skip
+        code, body = strict_op.post(am_payload(batch))
+        assert code == 200, body
+        assert len(body["alerts"]) == 3
+        return body
+
+    # Target a: two Incidents (its limit), the third alert is refused for the target.
+    body = fire("a")
+    assert body["outcomes"] == {"Created": STRICT_PER_TARGET, "RateLimited": 1}, body
+    [limited] = [a for a in body["alerts"] if a["outcome"] == "RateLimited"]
+    assert limited["reason"] == "TargetRateLimit"
+    assert f"KUBEMEDIC_ALERT_MAX_INCIDENTS_PER_TARGET={STRICT_PER_TARGET}" in limited["message"]
+    assert "incident" not in limited
+
+    # Target b: one more fills the namespace (3), the others are refused for the namespace.
+    body = fire("b")
+    assert body["outcomes"] == {"Created": 1, "RateLimited": 2}, body
+    assert {a["reason"] for a in body["alerts"] if a["outcome"] == "RateLimited"} == {
+        "NamespaceRateLimit"
+    }
+    assert len(alert_incidents(custom, namespace)) == STRICT_PER_NAMESPACE
+
+    after = {reason: _metric(strict_op, sample) for reason, sample in samples.items()}
+    assert after["TargetRateLimit"] - before["TargetRateLimit"] == 1
+    assert after["NamespaceRateLimit"] - before["NamespaceRateLimit"] == 2
+
+
+def test_the_watch_keeps_the_index_current_a_deleted_incident_opens_again(
+    strict_op: AlertOperator,
+    apps: client.AppsV1Api,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+) -> None:
+    _existing_deployment(apps, namespace, "web")
+    fired = am_alert({"alertname": "KubemedicDeploymentReplicasMismatch", "namespace": namespace,
+                      "deployment": "web"}, starts_at=datetime.now(UTC))  # fmt: skip
+    code, body = strict_op.post(am_payload([fired]))
+    assert code == 200 and _outcomes(body) == ["Created"], body
+    namespace_, name = body["alerts"][0]["incident"].split("/")
+    code, body = strict_op.post(am_payload([fired]))
+    assert code == 200 and _outcomes(body) == ["Deduplicated"], body
+
+    # Deleted by a person: once the watch reports it, the same alert opens it again (a
+    # repeat is answered from the index alone, so only the watch can tell it is gone).
+    custom.delete_namespaced_custom_object(GROUP, VERSION, namespace_, PLURAL, name)
+    answers: list[list[str]] = []
+
+    def reopened() -> bool:
+        got = strict_op.post(am_payload([fired]))[1]
+        answers.append(_outcomes(got))
+        return _outcomes(got) == ["Created"]
+
+    wait_for(reopened, timeout=30, what="the alert to open its Incident again",
+             describe=lambda: answers[-3:])  # fmt: skip
+    assert [i["metadata"]["name"] for i in alert_incidents(custom, namespace)] == [name]
+
+
+def test_ten_thousand_alerts_in_one_notification_open_a_bounded_number(
+    strict_op: AlertOperator,
+    apps: client.AppsV1Api,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+) -> None:
+    _existing_deployment(apps, namespace, "real")
+    now = datetime.now(UTC)
+    ghosts = [am_alert({"alertname": "KubemedicPodCrashLooping", "namespace": namespace,
+                        "pod": f"ghost-{i:05d}", "container": "app"}, starts_at=now)
+              for i in range(STRICT_MAX_ALERTS - 10)]  # fmt: skip
+    real = [am_alert({"alertname": f"Real{i}", "namespace": namespace, "deployment": "real"},
+                     starts_at=now) for i in range(10)]  # fmt: skip
+    fired = ghosts[:5000] + real + ghosts[5000:]
+    assert len(fired) == STRICT_MAX_ALERTS
+
+    code, body = strict_op.post(am_payload(fired))
+    assert code == 200, str(body)[:2000]
+    answers = body["alerts"]
+    # Every alert has its outcome, in the order sent.
+    assert [a["fingerprint"] for a in answers] == [a["fingerprint"] for a in fired]
+    assert sum(body["outcomes"].values()) == STRICT_MAX_ALERTS
+    ghost_answers = answers[:5000] + answers[5010:]
+    assert {(a["outcome"], a.get("reason")) for a in ghost_answers} == {
+        ("Skipped", "TargetNotFound")
+    }
+    real_answers = [a["outcome"] for a in answers[5000:5010]]
+    assert real_answers.count("Created") == STRICT_PER_TARGET
+    assert real_answers.count("RateLimited") == 10 - STRICT_PER_TARGET
+    assert len(alert_incidents(custom, namespace)) == STRICT_PER_TARGET
 
 
 def test_node_alert_lands_in_the_alert_namespace(
@@ -315,6 +528,15 @@ def test_bad_requests_are_refused_and_create_nothing(
          "`alerts`: Field required"),
         ("no fingerprint", {"body": no_fingerprint}, 400, "`alerts.0.fingerprint`: Field required"),
         ("too large", {"body": None, "raw": b" " * (MAX_BYTES + 1)}, 413, "over the limit"),
+        ("nested too deeply", {"body": None, "raw": b'{"alerts": ' + b"[" * 20000 + b"]" * 20000
+                               + b"}"}, 400, "nested too deeply"),
+        ("nested labels", {"body": {**valid, "alerts": [{**valid["alerts"][0], "labels": {
+            "pod": {"a": {"b": {"c": [1, [2, [3]]]}}}}}]}}, 400, "`alerts.0.labels.pod`"),
+        ("huge integer", {"body": None, "raw": b'{"version": "4", "truncatedAlerts": '
+                          + b"9" * 5000 + b"}"}, 400, "not valid JSON"),
+        ("over the alert cap", {"body": {**valid, "alerts": valid["alerts"] * (MAX_ALERTS + 1)}},
+         413, f"{MAX_ALERTS + 1} alerts, over the limit of {MAX_ALERTS} "
+         "(KUBEMEDIC_WEBHOOK_MAX_ALERTS)"),
     ]  # fmt: skip
     for label, request, code, message in cases:
         got, body = alert_op.post(

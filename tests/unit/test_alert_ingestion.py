@@ -14,7 +14,15 @@ We test these aspects:
   the other alerts did;
 - polling: ``ALERTS_FOR_STATE`` supplies each alert's start; an alert that leaves ``ALERTS``
   is resolved on the next poll;
-- settings that cannot work are refused with the setting named.
+- settings that cannot work are refused with the setting named;
+- alerts about missing namespaces or objects, protected namespaces or with only untrusted
+  labels are ``Skipped`` with the reason and create nothing; rate limits answer
+  ``RateLimited`` per target and per namespace;
+- repeats are deduplicated from the index without a request; an Incident deleted (as the
+  watch reports) opens again; Incidents listed at start hold the cooldown; without that list
+  the intake still answers every alert right;
+- 10,000 alerts about missing pods open nothing and read the pods with one LIST (one GET per
+  distinct pod if the LIST fails).
 """
 
 from __future__ import annotations
@@ -29,7 +37,13 @@ import pytest
 
 from kubemedic.clients.incidents import ConflictError
 from kubemedic.domain import alerts
-from kubemedic.service.alerts import AlertIngestor, IngestError, poll_alerts, read_firing_alerts
+from kubemedic.service.alerts import (
+    AlertIngestor,
+    IngestError,
+    IntakeRules,
+    poll_alerts,
+    read_firing_alerts,
+)
 from kubemedic.service.webhook import check_settings
 from kubemedic.settings import OperatorSettings
 
@@ -55,12 +69,12 @@ class FakeStore:
         found = self.objects.get((namespace, name))
         return copy.deepcopy(found) if found else None
 
-    def list(self, namespace: str, *, label_selector: str) -> list[dict[str, Any]]:
+    def list_all(self, *, label_selector: str, namespaces: Any = ()) -> list[dict[str, Any]]:
         key, _, value = label_selector.partition("=")
         return [
             copy.deepcopy(o)
             for (ns, _), o in self.objects.items()
-            if ns == namespace and o["metadata"]["labels"].get(key) == value
+            if (not namespaces or ns in namespaces) and o["metadata"]["labels"].get(key) == value
         ]
 
     def create(self, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -108,7 +122,8 @@ class FakeReader:
     def __init__(self, objects: dict[str, dict[str, Any]]) -> None:
         self.objects = objects
 
-    def get(self, path: str) -> dict[str, Any] | None:
+    def get(self, path: str, *, from_cache: bool = False) -> dict[str, Any] | None:
+        del from_cache
         return self.objects.get(path)
 
 
@@ -118,6 +133,10 @@ def owned(kind: str, name: str) -> dict[str, Any]:
 
 READER = FakeReader(
     {
+        "/api/v1/namespaces/shop": {"metadata": {"name": "shop"}},
+        "/apis/apps/v1/namespaces/shop/deployments/web": {"metadata": {}},
+        "/apis/apps/v1/namespaces/shop/deployments/api": {"metadata": {}},
+        "/apis/apps/v1/namespaces/shop/deployments/broken": {"metadata": {}},
         "/api/v1/namespaces/shop/pods/web-5d9c7b6f4-x2x7q": owned("ReplicaSet", "web-5d9c7b6f4"),
         "/apis/apps/v1/namespaces/shop/replicasets/web-5d9c7b6f4": owned("Deployment", "web"),
         "/api/v1/namespaces/shop/pods/db-0": owned("StatefulSet", "db"),
@@ -163,7 +182,6 @@ def fire(store: FakeStore, *labels: dict[str, str], **kwargs: Any) -> list[str]:
         ("db-0", {"kind": "StatefulSet", "namespace": "shop", "name": "db"}),
         ("migrate-7xk2p", {"kind": "Pod", "namespace": "shop", "name": "migrate-7xk2p"}),
         ("bare", {"kind": "Pod", "namespace": "shop", "name": "bare"}),
-        ("gone-123", {"kind": "Pod", "namespace": "shop", "name": "gone-123"}),
     ],
 )
 def test_pods_resolve_to_their_workload(pod: str, target: dict[str, str]) -> None:
@@ -233,7 +251,7 @@ class FakePrometheus:
         self.polls = polls
         self.calls = 0
 
-    def query(self, promql: str, *, at: datetime | None = None) -> dict[str, Any]:
+    async def query(self, promql: str, *, at: datetime | None = None) -> dict[str, Any]:
         del at
         series = self.polls[min(self.calls // 2, len(self.polls) - 1)]
         self.calls += 1
@@ -248,7 +266,7 @@ class FakePrometheus:
 
 def test_polling_attaches_the_start_and_resolves_what_left() -> None:
     labels = {"alertname": "A", "namespace": "shop", "deployment": "web"}
-    firing = read_firing_alerts(FakePrometheus([[labels]]))  # type: ignore[arg-type]
+    firing = asyncio.run(read_firing_alerts(FakePrometheus([[labels]])))  # type: ignore[arg-type]
     assert [(dict(a.labels), a.starts_at) for a in firing] == [(labels, T0)]
 
     store = FakeStore()
@@ -278,3 +296,231 @@ def test_polling_attaches_the_start_and_resolves_what_left() -> None:
 def test_settings_that_cannot_work_are_refused(settings: dict[str, Any], message: str) -> None:
     with pytest.raises((ValueError, OSError), match=message):
         check_settings(OperatorSettings(**settings))
+
+
+# -- intake rules ------------------------------------------------------------------------------
+
+
+class CountingStore(FakeStore):
+    """A FakeStore that counts the requests the ingestor sends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: dict[str, int] = {"get": 0, "create": 0, "list_all": 0, "patch_status": 0}
+
+    def get(self, namespace: str, name: str) -> dict[str, Any] | None:
+        self.calls["get"] += 1
+        return super().get(namespace, name)
+
+    def create(self, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        self.calls["create"] += 1
+        return super().create(body)
+
+    def list_all(self, *, label_selector: str, namespaces: Any = ()) -> list[dict[str, Any]]:
+        self.calls["list_all"] += 1
+        return super().list_all(label_selector=label_selector, namespaces=namespaces)
+
+
+def rules(**limits: int) -> IntakeRules:
+    return IntakeRules(
+        skip_namespaces=frozenset({"kube-system", "shop-protected"}),
+        limits=alerts.RateLimits(window=timedelta(hours=1), **limits),
+    )
+
+
+def run(worker: AlertIngestor, received: list[alerts.ReceivedAlert]) -> list[Any]:
+    async def go() -> list[Any]:
+        await worker.start(namespaces=[])
+        return await worker.ingest(received, source="webhook")
+
+    try:
+        return asyncio.run(go())
+    finally:
+        worker.close()
+
+
+def received(labels: dict[str, str], *, status: str = "firing") -> alerts.ReceivedAlert:
+    full = {"alertname": "A", **labels}
+    return alerts.ReceivedAlert(status=status, labels=full, annotations={},
+                                fingerprint=alerts.label_fingerprint(full), starts_at=T0)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("labels", "reason", "message"),
+    [
+        ({"namespace": "gone", "deployment": "web"}, "NamespaceNotFound", "namespace 'gone'"),
+        ({"namespace": "shop", "deployment": "ghost"}, "TargetNotFound",
+         "Deployment/shop/ghost does not exist"),
+        ({"namespace": "shop", "pod": "gone-123"}, "TargetNotFound", "Pod/shop/gone-123"),
+        ({"namespace": "kube-system", "daemonset": "kube-proxy"}, "ProtectedNamespace",
+         "'kube-system' is protected"),
+        ({"namespace": "shop", "exported_deployment": "web"}, "Unmappable",
+         "KUBEMEDIC_ALERT_LABEL_OVERRIDES"),
+    ],
+)  # fmt: skip
+def test_alerts_that_cannot_open_an_incident_are_skipped_with_the_reason(
+    labels: dict[str, str], reason: str, message: str
+) -> None:
+    store = CountingStore()
+    worker = AlertIngestor(incidents=store, reader=READER, rules=rules(),  # type: ignore[arg-type]
+                           clock=lambda: T0)  # fmt: skip
+    [result] = run(worker, [received(labels)])
+    assert (result.outcome.value, result.reason.value) == ("Skipped", reason)
+    assert message in result.message
+    assert store.objects == {} and store.calls["create"] == 0
+
+
+def test_rate_limits_answer_rate_limited_and_create_up_to_the_limit() -> None:
+    store = CountingStore()
+    worker = AlertIngestor(incidents=store, reader=READER, cooldown=timedelta(0),  # type: ignore[arg-type]
+                           rules=rules(per_namespace=2, per_target=5), clock=lambda: T0)  # fmt: skip
+    results = run(worker, [received({"namespace": "shop", "deployment": d, "n": str(i)})
+                           for i, d in enumerate(["web", "api", "web", "broken"])])  # fmt: skip
+    outcomes = [r.outcome.value for r in results]
+    assert sorted(outcomes) == ["Created", "Created", "RateLimited", "RateLimited"]
+    assert len(store.objects) == 2
+    limited = [r for r in results if r.outcome.value == "RateLimited"]
+    assert {r.reason.value for r in limited} == {"NamespaceRateLimit"}
+    assert "KUBEMEDIC_ALERT_MAX_INCIDENTS_PER_NAMESPACE=2" in limited[0].message
+
+
+def test_per_target_limit_holds_when_the_cooldown_is_off() -> None:
+    store = CountingStore()
+    worker = AlertIngestor(incidents=store, reader=READER, cooldown=timedelta(0),  # type: ignore[arg-type]
+                           rules=rules(per_target=1), clock=lambda: T0)  # fmt: skip
+    results = run(worker, [received({"namespace": "shop", "deployment": "web", "n": str(i)})
+                           for i in range(3)])  # fmt: skip
+    assert sorted(r.outcome.value for r in results) == ["Created", "RateLimited", "RateLimited"]
+    assert {r.reason.value for r in results if r.reason} == {"TargetRateLimit"}
+
+
+def test_repeats_are_deduplicated_from_the_index_without_requests() -> None:
+    store = CountingStore()
+    worker = AlertIngestor(incidents=store, reader=READER, rules=rules(),  # type: ignore[arg-type]
+                           clock=lambda: T0)  # fmt: skip
+    alert = received({"namespace": "shop", "deployment": "web"})
+
+    async def go() -> list[str]:
+        await worker.start(namespaces=[])
+        first = await worker.ingest([alert], source="webhook")
+        before = dict(store.calls)
+        again = await worker.ingest([alert] * 50, source="webhook")
+        assert store.calls == before, "a repeat must not cost a request"
+        return [r.outcome.value for r in first + again]
+
+    try:
+        outcomes = asyncio.run(go())
+    finally:
+        worker.close()
+    assert outcomes == ["Created"] + ["Deduplicated"] * 50
+    assert store.calls["list_all"] == 1 and store.calls["create"] == 1
+
+
+def test_a_deleted_incident_seen_by_the_watch_opens_again() -> None:
+    store = CountingStore()
+    worker = AlertIngestor(incidents=store, reader=READER, cooldown=timedelta(0),  # type: ignore[arg-type]
+                           rules=rules(), clock=lambda: T0)  # fmt: skip
+    alert = received({"namespace": "shop", "deployment": "web"})
+
+    async def go() -> list[str]:
+        await worker.start(namespaces=[])
+        first = await worker.ingest([alert], source="webhook")
+        [(key, obj)] = store.objects.items()
+        del store.objects[key]
+        worker.observe_event("DELETED", obj)
+        again = await worker.ingest([alert], source="webhook")
+        return [r.outcome.value for r in first + again]
+
+    try:
+        assert asyncio.run(go()) == ["Created", "Created"]
+    finally:
+        worker.close()
+
+
+def test_incidents_seeded_at_start_hold_the_cooldown() -> None:
+    store = FakeStore()
+    assert fire(store, {"deployment": "web"}) == ["Created"]
+    # A new process (another replica, or after a restart): its index comes from one LIST.
+    worker = AlertIngestor(incidents=store, reader=READER, rules=rules(),  # type: ignore[arg-type]
+                           clock=lambda: T0 + timedelta(minutes=1))  # fmt: skip
+    [result] = run(worker, [received({"namespace": "shop", "deployment": "web", "x": "1"})])
+    assert result.outcome.value == "CooledDown"
+
+
+class CountingReader(FakeReader):
+    """A FakeReader that records the paths read (a list of pods answers from its pods)."""
+
+    def __init__(self, objects: dict[str, dict[str, Any]], *, list_fails: bool = False) -> None:
+        super().__init__(objects)
+        self.reads: list[str] = []
+        self.list_fails = list_fails
+
+    def get(self, path: str, *, from_cache: bool = False) -> dict[str, Any] | None:
+        assert from_cache, "existence checks may be answered from the API server's cache"
+        self.reads.append(path)
+        if path == "/api/v1/namespaces/shop/pods":
+            if self.list_fails:
+                raise OSError("forbidden")
+            prefix = path + "/"
+            return {"items": [{**o, "metadata": {**o["metadata"], "name": k[len(prefix):]}}
+                              for k, o in self.objects.items() if k.startswith(prefix)]}  # fmt: skip
+        return super().get(path, from_cache=from_cache)
+
+
+@pytest.mark.parametrize("list_fails", [False, True])
+def test_ten_thousand_alerts_about_missing_pods_open_nothing(list_fails: bool) -> None:
+    store = CountingStore()
+    reader = CountingReader(READER.objects, list_fails=list_fails)
+    worker = AlertIngestor(incidents=store, reader=reader,  # type: ignore[arg-type]
+                           rules=rules(), clock=lambda: T0)  # fmt: skip
+    flood = [received({"namespace": "shop", "pod": f"ghost-{i % 2000}", "n": str(i)})
+             for i in range(9_999)]  # fmt: skip
+    flood.insert(5000, received({"namespace": "shop", "pod": "web-5d9c7b6f4-x2x7q"}))
+    results = run(worker, flood)
+    assert len(results) == 10_000
+    real = results.pop(5000)
+    assert (real.outcome.value, real.incident) == ("Created", f"shop/{store_name(store)}")
+    assert {(r.outcome.value, r.reason.value) for r in results} == {("Skipped", "TargetNotFound")}
+    assert len(store.objects) == 1 and store.calls["create"] == 1
+    pods = [r for r in reader.reads if "/pods" in r]
+    if list_fails:
+        # The bulk read is only a shortcut: one GET per distinct pod, shared by concurrent asks.
+        assert len(pods) == 1 + 2001 and reader.reads.count("/api/v1/namespaces/shop") == 1
+    else:
+        # One read of the namespace, one list of its pods: no GET per pod.
+        assert pods == ["/api/v1/namespaces/shop/pods"]
+
+
+def store_name(store: FakeStore) -> str:
+    [(_, name)] = store.objects
+    return name
+
+
+def test_without_the_seed_list_alerts_still_get_their_outcomes() -> None:
+    class NoListStore(CountingStore):
+        def list_all(self, *, label_selector: str, namespaces: Any = ()) -> list[dict[str, Any]]:
+            raise OSError("forbidden")
+
+    store = NoListStore()
+    worker = AlertIngestor(incidents=store, reader=READER, rules=rules(),  # type: ignore[arg-type]
+                           clock=lambda: T0)  # fmt: skip
+    alert = received({"namespace": "shop", "deployment": "web"})
+    resolution = alerts.resolved(alert, ends_at=T0)
+    other = received({"namespace": "shop", "deployment": "api"}, status="resolved")
+    outcomes = [r.outcome.value for r in run(worker, [alert])]
+    worker = AlertIngestor(incidents=store, reader=READER, rules=rules(),  # type: ignore[arg-type]
+                           clock=lambda: T0)  # fmt: skip
+
+    async def fresh_process() -> list[str]:
+        # A process that could not seed: the repeat is caught by the create's 409, and
+        # resolutions are read one by one.
+        await worker.start(namespaces=[])
+        got = await worker.ingest([alert], source="webhook")
+        got += await worker.ingest([resolution, other], source="webhook")
+        return [r.outcome.value for r in got]
+
+    try:
+        outcomes += asyncio.run(fresh_process())
+    finally:
+        worker.close()
+    assert outcomes == ["Created", "Deduplicated", "Updated", "Ignored"]

@@ -2,8 +2,11 @@
 
 We test these aspects:
 - alert labels map to the right target (kube-state-metrics label names, precedence between
-  them, ``exported_*`` labels, explicit ``kubemedic_target_*`` labels), and labels that name
-  nothing are refused with a message that says which labels were looked for;
+  them); ``exported_*`` and explicit ``kubemedic_target_*`` labels (the scraped application's)
+  are ignored by default and win only when trusted; labels that name nothing are refused
+  with a message that says which labels were looked for;
+- alerts in protected namespaces are refused with the setting named; the rate limits count
+  only Incidents within the window, per target first, then per namespace, and 0 disables;
 - our fingerprint is Alertmanager's (values taken from a real Alertmanager 0.25), so polling
   Prometheus and the webhook name the same alert alike;
 - Incident names are deterministic per firing episode and valid Kubernetes names;
@@ -103,6 +106,34 @@ TARGETS = [
         id="node-is-cluster-scoped",
     ),
     pytest.param(
+        # The application's own labels (exported_*) name another namespace's pod: by default
+        # only the scrape target's labels count.
+        {"namespace": "monitoring", "pod": "kube-state-metrics-0", "exported_namespace": "shop",
+         "exported_pod": "web-1"},
+        (TargetKind.POD, "monitoring", "kube-state-metrics-0"),
+        id="exported-labels-ignored",
+    ),
+    pytest.param(
+        {"namespace": "shop", "app": "checkout", "kubemedic_target_kind": "deployment",
+         "kubemedic_target_name": "checkout", "pod": "other-1"},
+        (TargetKind.POD, "shop", "other-1"),
+        id="explicit-labels-ignored",
+    ),
+    pytest.param(
+        {"namespace": "team-a", "deployment": "web", "exported_namespace": "team-b",
+         "exported_deployment": "payments"},
+        (TargetKind.DEPLOYMENT, "team-a", "web"),
+        id="exported-cannot-leave-the-namespace",
+    ),
+    pytest.param(
+        {"namespace": "shop", "exported_deployment": "web"},
+        None,
+        id="exported-only-names-nothing",
+    ),
+]  # fmt: skip
+
+TRUSTED_TARGETS = [
+    pytest.param(
         # Scraped without honor_labels: the series' own labels become exported_*.
         {"namespace": "monitoring", "pod": "kube-state-metrics-0", "exported_namespace": "shop",
          "exported_pod": "web-1"},
@@ -115,14 +146,31 @@ TARGETS = [
         (TargetKind.DEPLOYMENT, "shop", "checkout"),
         id="explicit-labels-win",
     ),
+    pytest.param(
+        {"namespace": "shop", "deployment": "web"},
+        (TargetKind.DEPLOYMENT, "shop", "web"),
+        id="plain-labels-still-map",
+    ),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize(("labels", "expected"), TARGETS)
 def test_labels_map_to_target(
+    labels: dict[str, str], expected: tuple[TargetKind, str | None, str] | None
+) -> None:
+    if expected is None:
+        with pytest.raises(alerts.UnmappableAlertError, match="KUBEMEDIC_ALERT_LABEL_OVERRIDES"):
+            alerts.target_from_labels(labels)
+        return
+    hint = alerts.target_from_labels(labels)
+    assert (hint.target.kind, hint.target.namespace, hint.target.name) == expected
+
+
+@pytest.mark.parametrize(("labels", "expected"), TRUSTED_TARGETS)
+def test_overrides_win_only_when_trusted(
     labels: dict[str, str], expected: tuple[TargetKind, str | None, str]
 ) -> None:
-    hint = alerts.target_from_labels(labels)
+    hint = alerts.target_from_labels(labels, trust_overrides=True)
     assert (hint.target.kind, hint.target.namespace, hint.target.name) == expected
 
 
@@ -141,7 +189,7 @@ UNMAPPABLE = [
 @pytest.mark.parametrize(("labels", "message"), UNMAPPABLE)
 def test_unmappable_labels_say_what_is_missing(labels: dict[str, str], message: str) -> None:
     with pytest.raises(alerts.UnmappableAlertError, match=re.escape(message)):
-        alerts.target_from_labels(labels)
+        alerts.target_from_labels(labels, trust_overrides=True)
 
 
 def test_no_target_message_lists_the_labels_looked_for() -> None:
@@ -324,6 +372,76 @@ def test_cooldown_finds_the_newest_recent_incident(
     ]
     found = alerts.within_cooldown(existing, now=T0, cooldown=timedelta(minutes=cooldown_minutes))
     assert (found.name if found else None) == (f"age-{expected}" if expected is not None else None)
+
+
+# -- intake rules ------------------------------------------------------------------------------
+
+WEB = TargetRef(kind=TargetKind.DEPLOYMENT, namespace="shop", name="web")
+
+
+@pytest.mark.parametrize(
+    ("target", "protected", "skipped"),
+    [
+        (WEB, frozenset({"kube-system"}), False),
+        (WEB, frozenset({"kube-system", "shop"}), True),
+        (TargetRef(kind=TargetKind.NODE, name="worker-1"), frozenset({"kube-system"}), False),
+        (WEB, frozenset(), False),
+    ],
+)
+def test_protected_namespaces_are_skipped(
+    target: TargetRef, protected: frozenset[str], skipped: bool
+) -> None:
+    reason = alerts.protected_reason(target, protected=protected)
+    assert (reason is not None) == skipped
+    if reason is not None:
+        assert "'shop' is protected" in reason
+        assert "KUBEMEDIC_ALERT_SKIP_PROTECTED_NAMESPACES" in reason
+
+
+def minutes_ago(*ages: float) -> list[datetime]:
+    return [T0 - timedelta(minutes=age) for age in ages]
+
+
+@pytest.mark.parametrize(
+    ("namespace_ages", "target_ages", "per_namespace", "per_target", "expected"),
+    [
+        pytest.param([], [], 3, 1, None, id="nothing-yet"),
+        pytest.param([1, 2], [], 3, 1, None, id="under-both"),
+        pytest.param([1, 2, 3], [], 3, 1, alerts.OutcomeReason.NAMESPACE_RATE_LIMIT,
+                     id="namespace-full"),
+        pytest.param([1, 2, 70], [], 3, 1, None, id="old-ones-left-the-window"),
+        pytest.param([1], [1], 3, 1, alerts.OutcomeReason.TARGET_RATE_LIMIT, id="target-full"),
+        pytest.param([1, 2, 3], [1], 3, 1, alerts.OutcomeReason.TARGET_RATE_LIMIT,
+                     id="target-checked-first"),
+        pytest.param([1, 2, 3], [1], 0, 0, None, id="zero-disables"),
+        pytest.param([60], [60], 1, 1, None, id="window-edge-excluded"),
+    ],
+)  # fmt: skip
+def test_rate_limits_count_incidents_within_the_window(
+    namespace_ages: list[float],
+    target_ages: list[float],
+    per_namespace: int,
+    per_target: int,
+    expected: alerts.OutcomeReason | None,
+) -> None:
+    limits = alerts.RateLimits(
+        window=timedelta(hours=1), per_namespace=per_namespace, per_target=per_target
+    )
+    found = alerts.rate_limited(
+        namespace="shop",
+        target=WEB,
+        namespace_created=minutes_ago(*namespace_ages),
+        target_created=minutes_ago(*target_ages),
+        now=T0,
+        limits=limits,
+    )
+    assert (found[0] if found else None) == expected
+    if found is not None:
+        setting = {
+            alerts.OutcomeReason.NAMESPACE_RATE_LIMIT: "KUBEMEDIC_ALERT_MAX_INCIDENTS_PER_NAMESPACE",
+            alerts.OutcomeReason.TARGET_RATE_LIMIT: "KUBEMEDIC_ALERT_MAX_INCIDENTS_PER_TARGET",
+        }[found[0]]
+        assert setting in found[1] and "3600s" in found[1]
 
 
 # -- status ------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Writing Incidents: idempotent create, label-selector list, guarded status patch.
+"""Writing Incidents: idempotent create, paged label-selector list, guarded status patch.
 
 Used by the alert path (:mod:`kubemedic.service.alerts`); kopf handlers write status
 through kopf's own patch instead.
@@ -17,6 +17,7 @@ Why each call looks the way it does:
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any, Final
 
 from kubernetes import client, config
@@ -34,6 +35,10 @@ _NOT_FOUND: Final = 404
 
 class ConflictError(RuntimeError):
     """The object changed since it was read (HTTP 409 on a guarded write)."""
+
+
+class NamespaceNotFoundError(LookupError):
+    """An Incident could not be created: its namespace does not exist (HTTP 404)."""
 
 
 def load_api_client(kubeconfig: str | None = None, *, pool_size: int = 16) -> client.ApiClient:
@@ -78,17 +83,35 @@ class IncidentStore:
             raise
         return obj
 
-    def list(self, namespace: str, *, label_selector: str) -> list[RawObject]:
-        """Incidents in ``namespace`` matching ``label_selector``."""
-        found = self.api.list_namespaced_custom_object(
-            API_GROUP,
-            API_VERSION,
-            namespace,
-            INCIDENT_PLURAL,
-            label_selector=label_selector,
-            _request_timeout=REQUEST_TIMEOUT_SECONDS,
-        )
-        return [item for item in found.get("items") or [] if isinstance(item, dict)]
+    def list_all(
+        self, *, label_selector: str, namespaces: Sequence[str] = (), page: int = 500
+    ) -> list[RawObject]:
+        """Every Incident matching ``label_selector``, in ``namespaces`` (empty: all), paged."""
+        found: list[RawObject] = []
+        scopes: Sequence[str | None] = namespaces or (None,)
+        for namespace in scopes:
+            token: str | None = None
+            while True:
+                kwargs: dict[str, Any] = {
+                    "label_selector": label_selector,
+                    "limit": page,
+                    "_request_timeout": REQUEST_TIMEOUT_SECONDS,
+                }
+                if token:
+                    kwargs["_continue"] = token
+                if namespace is None:
+                    chunk = self.api.list_cluster_custom_object(
+                        API_GROUP, API_VERSION, INCIDENT_PLURAL, **kwargs
+                    )
+                else:
+                    chunk = self.api.list_namespaced_custom_object(
+                        API_GROUP, API_VERSION, namespace, INCIDENT_PLURAL, **kwargs
+                    )
+                found.extend(i for i in chunk.get("items") or [] if isinstance(i, dict))
+                token = (chunk.get("metadata") or {}).get("continue")
+                if not token:
+                    break
+        return found
 
     def create(self, body: RawObject) -> tuple[RawObject, bool]:
         """Create ``body``; ``(object, True)``, or ``(existing, False)`` if the name is taken."""
@@ -104,6 +127,11 @@ class IncidentStore:
                 _request_timeout=REQUEST_TIMEOUT_SECONDS,
             )
         except ApiException as exc:
+            if exc.status == _NOT_FOUND:
+                msg = (
+                    f"namespace '{namespace}' does not exist (or the Incident CRD is not installed)"
+                )
+                raise NamespaceNotFoundError(msg) from exc
             if exc.status != _CONFLICT:
                 raise
         else:

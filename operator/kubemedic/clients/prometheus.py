@@ -1,38 +1,50 @@
-"""PromQL over Prometheus' HTTP API (prometheus-api-client), for evidence and polling.
+"""PromQL over Prometheus' HTTP API (aiohttp), for evidence and polling.
 
-Synchronous (``requests``): callers run it in a thread. What it adds to the library:
+Two calls, ``POST /api/v1/query`` and ``POST /api/v1/query_range`` (form-encoded, so a long
+``pod=~"..."`` regex never meets a URL length limit), answered with the API's ``data``
+(``{"resultType", "result"}``), which is what an IncidentBundle's ``metrics`` store.
 
-- answers in the shape of the HTTP API's ``data`` (``{"resultType", "result"}``), which is
-  what an IncidentBundle's ``metrics`` store; the library returns only ``result``;
-- two errors a caller can act on: :class:`PrometheusUnavailableError` (connection refused,
-  timeout, 5xx: stop asking, say so, diagnose without metrics) and :class:`PromQLError`
-  (4xx: this query is wrong, the others may be fine);
-- no retries. NB: the library's default retries 3 times with backoff, which turns a
-  Prometheus outage into ~10 s per query — the diagnosis must not wait for that;
-- a bearer token re-read from its file for every query (a rotated, mounted token works).
+Why not prometheus-api-client (used before): it is synchronous (every caller had to hop to
+a thread), it keeps no status code (a 503 had to be parsed out of its exception message),
+its default retries had to be switched off (three retries with backoff turn an outage into
+~10 s per query), and it brought requests and dateparser for two GETs that aiohttp, already
+a dependency, does natively.
+
+Errors a caller can act on:
+
+- :class:`PrometheusUnavailableError`: connection refused, timeout, 5xx, 401/403, an answer
+  that is not the API's (a proxy's error page) or an unreadable token file — stop asking,
+  say so, diagnose without metrics;
+- :class:`PromQLError`: any other 4xx (``bad_data``: this query is wrong; the others may be
+  fine).
+
+No retries: one failed query is reported, the caller decides. A bearer token is re-read
+from its file for every query (a rotated, mounted token works). Each query has its own
+short-lived session: the client holds no connection, so it needs no closing and works
+from any event loop (the operator's, or the one ``kubemedic bundle`` starts).
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-import requests
-from prometheus_api_client.exceptions import PrometheusApiClientException
-from prometheus_api_client.prometheus_connect import PrometheusConnect
-from urllib3.util.retry import Retry
+import aiohttp
 
 logger = logging.getLogger(__name__)
 
-_SCALAR_PAIR: Final = 2
 _SERVER_ERROR: Final = 500
+_CLIENT_ERROR: Final = 400
+_UNAUTHORIZED: Final = frozenset({401, 403})
+#: Characters of an error body quoted in a message.
+_QUOTED: Final = 300
 
 
 class PrometheusUnavailableError(RuntimeError):
-    """Prometheus did not answer (connection, timeout, 5xx)."""
+    """Prometheus did not answer usefully (connection, timeout, 5xx, refused credentials)."""
 
 
 class PromQLError(ValueError):
@@ -48,79 +60,78 @@ class PrometheusClient:
         self.url = url.rstrip("/")
         self.timeout_seconds = timeout_seconds
         self.token_file = token_file
-        # NB: the library types timeouts as int; requests takes whole seconds just as well.
-        self._timeout = max(1, math.ceil(timeout_seconds))
-        self._prometheus = PrometheusConnect(
-            url=self.url, retry=Retry(total=0, connect=0, read=0, status=0)
-        )
 
-    def close(self) -> None:
-        self._prometheus.close()
+    async def query(self, promql: str, *, at: datetime | None = None) -> dict[str, Any]:
+        """An instant query; Prometheus' ``data`` (``resultType`` vector or scalar)."""
+        form = {"query": promql, "time": f"{(at or datetime.now(UTC)).timestamp():.3f}"}
+        return await self._post("/api/v1/query", form, promql)
 
-    def _auth(self) -> None:
+    async def query_range(
+        self, promql: str, *, start: datetime, end: datetime, step_seconds: int
+    ) -> dict[str, Any]:
+        """A range query; Prometheus' ``data`` (``resultType`` matrix)."""
+        form = {
+            "query": promql,
+            "start": f"{start.timestamp():.3f}",
+            "end": f"{end.timestamp():.3f}",
+            "step": f"{step_seconds}s",
+        }
+        return await self._post("/api/v1/query_range", form, promql)
+
+    def _headers(self) -> dict[str, str]:
         if self.token_file is None:
-            return
+            return {}
         try:
             token = self.token_file.read_text(encoding="utf-8").strip()
         except OSError as exc:
             msg = f"cannot read the Prometheus token file {self.token_file}: {exc}"
             raise PrometheusUnavailableError(msg) from exc
-        self._prometheus.headers = {"Authorization": f"Bearer {token}"}
+        return {"Authorization": f"Bearer {token}"}
 
-    def query(self, promql: str, *, at: datetime | None = None) -> dict[str, Any]:
-        """An instant query; Prometheus' ``data`` (``resultType`` vector or scalar)."""
-        params = {"time": f"{(at or datetime.now(UTC)).timestamp():.3f}"}
-        result = self._call(
-            lambda: self._prometheus.custom_query(promql, params=params, timeout=self._timeout),
-            promql,
-        )
-        if (
-            isinstance(result, list)
-            and len(result) == _SCALAR_PAIR
-            and not isinstance(result[0], dict)
-        ):
-            return {"resultType": "scalar", "result": result}
-        return {"resultType": "vector", "result": result if isinstance(result, list) else []}
-
-    def query_range(
-        self, promql: str, *, start: datetime, end: datetime, step_seconds: int
-    ) -> dict[str, Any]:
-        """A range query; Prometheus' ``data`` (``resultType`` matrix)."""
-        result = self._call(
-            lambda: self._prometheus.custom_query_range(
-                promql,
-                start_time=start,
-                end_time=end,
-                step=f"{step_seconds}s",
-                timeout=self._timeout,
-            ),
-            promql,
-        )
-        return {"resultType": "matrix", "result": result if isinstance(result, list) else []}
-
-    def _call(self, run: Any, promql: str) -> Any:
-        self._auth()
+    async def _post(self, path: str, form: dict[str, str], promql: str) -> dict[str, Any]:
+        headers = self._headers()
+        timeout = aiohttp.ClientTimeout(total=self.timeout_seconds)
         try:
-            return run()
-        except requests.RequestException as exc:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.post(f"{self.url}{path}", data=form, headers=headers) as response,
+            ):
+                status, text = response.status, await response.text(errors="replace")
+        except (aiohttp.ClientError, TimeoutError) as exc:
             msg = f"Prometheus at {self.url} did not answer: {type(exc).__name__}"
             raise PrometheusUnavailableError(msg) from exc
-        except PrometheusApiClientException as exc:
-            text = str(exc)
-            if _status_of(text) >= _SERVER_ERROR:
-                msg = f"Prometheus at {self.url} failed: {text[:300]}"
-                raise PrometheusUnavailableError(msg) from exc
-            msg = f"Prometheus rejected {promql!r}: {text[:300]}"
-            raise PromQLError(msg) from exc
-        except ValueError as exc:  # a body that is not JSON: a proxy's error page
-            msg = f"Prometheus at {self.url} answered something that is not its API: {exc}"
-            raise PrometheusUnavailableError(msg) from exc
+        return self._data(status, text, promql)
 
-
-def _status_of(text: str) -> int:
-    # NB: the library's message is "HTTP Status Code 503 (b'...')"; it keeps no status field.
-    words = text.split()
-    for index, word in enumerate(words[:-1]):
-        if word == "Code" and words[index + 1].isdigit():
-            return int(words[index + 1])
-    return _SERVER_ERROR
+    def _data(self, status: int, text: str, promql: str) -> dict[str, Any]:
+        if status >= _SERVER_ERROR:
+            msg = f"Prometheus at {self.url} failed: HTTP {status}: {text[:_QUOTED]}"
+            raise PrometheusUnavailableError(msg)
+        if status in _UNAUTHORIZED:
+            msg = (
+                f"Prometheus at {self.url} refused the credentials (HTTP {status}); check "
+                "KUBEMEDIC_PROMETHEUS_TOKEN_FILE"
+            )
+            raise PrometheusUnavailableError(msg)
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            if status >= _CLIENT_ERROR:
+                msg = f"Prometheus rejected {promql!r}: HTTP {status}: {text[:_QUOTED]}"
+                raise PromQLError(msg)
+            msg = f"Prometheus at {self.url} answered something that is not its API: {text[:80]!r}"
+            raise PrometheusUnavailableError(msg)
+        if status >= _CLIENT_ERROR or body.get("status") != "success":
+            error = f"{body.get('errorType', 'error')}: {body.get('error', '')}"
+            msg = f"Prometheus rejected {promql!r}: HTTP {status}: {error[:_QUOTED]}"
+            raise PromQLError(msg)
+        data = body.get("data")
+        if not isinstance(data, dict):
+            msg = f"Prometheus at {self.url} answered without `data`"
+            raise PrometheusUnavailableError(msg)
+        result = data.get("result")
+        return {
+            "resultType": str(data.get("resultType", "")),
+            "result": result if isinstance(result, list) else [],
+        }

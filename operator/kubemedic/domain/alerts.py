@@ -18,13 +18,17 @@ Design decisions:
   alerts read from Prometheus in polling mode, so both paths name the same alert alike.
 - **Labels → target**, most specific first (:data:`TARGET_LABELS`): a workload label beats
   ``pod``, which beats ``service`` and ``node`` (a pod-level series also carries the node it
-  runs on; a series scraped through a Service carries that Service). ``exported_<label>``
-  wins over ``<label>``: Prometheus renames a series' own label that way when the scrape
-  target has one of the same name. Explicit ``kubemedic_target_kind`` and
-  ``kubemedic_target_name`` labels override everything, for rules on application metrics.
-- **Cooldown state lives in the cluster**: every alert Incident carries the label
-  ``kubemedic.dev/target-hash``; the recent Incidents for a target are a label-selector list
-  away, so any replica decides alike, and a restart forgets nothing.
+  runs on; a series scraped through a Service carries that Service).
+- **Only the scrape target's labels are trusted by default.** ``exported_<label>`` and the
+  explicit ``kubemedic_target_kind``/``kubemedic_target_name`` labels are written by the
+  scraped application (Prometheus renames a series' own label to ``exported_<label>`` when
+  the target has one of the same name), so an application could point kubemedic at any
+  workload in any namespace. They override the target's labels only when the operator is
+  told to trust them (``trust_overrides``, the setting ``alert_label_overrides``).
+- **Cooldown and rate-limit state comes from the cluster**: every alert Incident carries the
+  label ``kubemedic.dev/target-hash``; the service keeps the alert Incidents it sees through
+  its watch in an in-process index (:mod:`kubemedic.domain.alert_index`), so every replica
+  decides alike without a request per alert, and a restart forgets nothing.
 """
 
 from __future__ import annotations
@@ -158,6 +162,26 @@ class IngestOutcome(StrEnum):
     SKIPPED = "Skipped"
     #: A resolution for an alert without an Incident (cooled down, or never seen).
     IGNORED = "Ignored"
+    #: Too many Incidents were opened for the namespace or the target lately; nothing was
+    #: created (the alert is answered, counted, and a later notification may open one).
+    RATE_LIMITED = "RateLimited"
+
+
+class OutcomeReason(StrEnum):
+    """Why an alert was ``Skipped`` or ``RateLimited`` (the answer's ``reason``, a metric label)."""
+
+    #: The labels name no object kubemedic can diagnose.
+    UNMAPPABLE = "Unmappable"
+    #: The target is in a protected namespace (never remediated, so never opened from alerts).
+    PROTECTED_NAMESPACE = "ProtectedNamespace"
+    #: The namespace the labels name does not exist.
+    NAMESPACE_NOT_FOUND = "NamespaceNotFound"
+    #: The object the labels name does not exist.
+    TARGET_NOT_FOUND = "TargetNotFound"
+    #: The namespace had its quota of alert Incidents within the rate-limit window.
+    NAMESPACE_RATE_LIMIT = "NamespaceRateLimit"
+    #: The target had its quota of alert Incidents within the rate-limit window.
+    TARGET_RATE_LIMIT = "TargetRateLimit"
 
 
 class UnmappableAlertError(ValueError):
@@ -259,17 +283,21 @@ def resolved(alert: ReceivedAlert, *, ends_at: datetime) -> ReceivedAlert:
 # -- labels → target ---------------------------------------------------------------------------
 
 
-def _label(labels: Mapping[str, str], name: str) -> str:
-    return labels.get(f"exported_{name}") or labels.get(name) or ""
+def _label(labels: Mapping[str, str], name: str, *, trust_overrides: bool) -> str:
+    exported = labels.get(f"exported_{name}") if trust_overrides else None
+    return exported or labels.get(name) or ""
 
 
-def target_from_labels(labels: Mapping[str, str]) -> TargetHint:
+def target_from_labels(labels: Mapping[str, str], *, trust_overrides: bool = False) -> TargetHint:
     """The object an alert is about, from its labels (see the module docstring for the order).
 
-    Raises :class:`UnmappableAlertError` with a message naming the labels looked for.
+    ``trust_overrides``: let ``exported_<label>`` and ``kubemedic_target_*`` labels (which
+    the scraped application controls) override the scrape target's own labels; otherwise
+    they are ignored. Raises :class:`UnmappableAlertError` with a message naming the labels
+    looked for.
     """
-    namespace = _label(labels, NAMESPACE_LABEL)
-    explicit_kind = labels.get(KIND_LABEL, "")
+    namespace = _label(labels, NAMESPACE_LABEL, trust_overrides=trust_overrides)
+    explicit_kind = labels.get(KIND_LABEL, "") if trust_overrides else ""
     if explicit_kind:
         kinds = {kind.value.lower(): kind for kind in TargetKind}
         kind = kinds.get(explicit_kind.lower())
@@ -279,14 +307,17 @@ def target_from_labels(labels: Mapping[str, str]) -> TargetHint:
             raise UnmappableAlertError(msg)
         return _hint(kind, namespace, labels.get(NAME_LABEL, ""), label=NAME_LABEL)
     for label, kind in TARGET_LABELS:
-        name = _label(labels, label)
+        name = _label(labels, label, trust_overrides=trust_overrides)
         if name:
             return _hint(kind, namespace, name, label=label)
     names = ", ".join(f"'{label}'" for label, _ in TARGET_LABELS)
-    msg = (
-        f"no label names a target: set one of {names} (with 'namespace'), or "
-        f"'{KIND_LABEL}' and '{NAME_LABEL}'"
+    explicit = (
+        f", or '{KIND_LABEL}' and '{NAME_LABEL}'"
+        if trust_overrides
+        else f" ('{KIND_LABEL}' and 'exported_*' labels count only with "
+        "KUBEMEDIC_ALERT_LABEL_OVERRIDES=true)"
     )
+    msg = f"no label names a target: set one of {names} (with 'namespace'){explicit}"
     raise UnmappableAlertError(msg)
 
 
@@ -447,6 +478,67 @@ def build_incident(
         },
         "spec": spec.model_dump(mode="json", by_alias=True, exclude_none=True),
     }
+
+
+# -- intake rules --------------------------------------------------------------------------------
+
+
+def protected_reason(target: TargetRef, *, protected: frozenset[str]) -> str | None:
+    """Why an alert about ``target`` is not taken in, if its namespace is protected."""
+    if target.namespace is None or target.namespace not in protected:
+        return None
+    return (
+        f"namespace '{target.namespace}' is protected (kubemedic never changes it), so its "
+        "alerts open no Incident; set KUBEMEDIC_ALERT_SKIP_PROTECTED_NAMESPACES=false to "
+        "take them in anyway"
+    )
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """How many alert Incidents may be opened per namespace and per target in ``window``.
+
+    A limit of 0 disables it.
+    """
+
+    window: timedelta
+    per_namespace: int = 0
+    per_target: int = 0
+
+
+def rate_limited(
+    *,
+    namespace: str,
+    target: TargetRef,
+    namespace_created: Sequence[datetime],
+    target_created: Sequence[datetime],
+    now: datetime,
+    limits: RateLimits,
+) -> tuple[OutcomeReason, str] | None:
+    """Whether one more Incident would exceed a limit: the reason and a message, or ``None``.
+
+    ``namespace_created``/``target_created``: when the alert Incidents already in the
+    namespace / about the target were created (the target's limit is checked first: it is
+    the narrower one, and its message is the more useful).
+    """
+    since = now - limits.window
+    window = f"{limits.window.total_seconds():.0f}s"
+    checks = (
+        (limits.per_target, target_created, OutcomeReason.TARGET_RATE_LIMIT,
+         f"target {target.display()}", "KUBEMEDIC_ALERT_MAX_INCIDENTS_PER_TARGET"),
+        (limits.per_namespace, namespace_created, OutcomeReason.NAMESPACE_RATE_LIMIT,
+         f"namespace '{namespace}'", "KUBEMEDIC_ALERT_MAX_INCIDENTS_PER_NAMESPACE"),
+    )  # fmt: skip
+    for limit, created, reason, scope, setting in checks:
+        if limit <= 0:
+            continue
+        recent = sum(1 for moment in created if moment > since)
+        if recent >= limit:
+            return reason, (
+                f"{scope} already has {recent} Incidents from alerts opened in the last "
+                f"{window}, the limit ({setting}={limit}); nothing was created"
+            )
+    return None
 
 
 # -- cooldown ----------------------------------------------------------------------------------

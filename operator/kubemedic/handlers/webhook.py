@@ -1,4 +1,5 @@
-"""Alert intake: start the Alertmanager webhook and the Prometheus poller with the operator.
+"""Alert intake: start the Alertmanager webhook and the Prometheus poller with the operator,
+and keep the intake's index of alert Incidents current from the operator's watch.
 
 Every replica runs them (creating Incidents is idempotent); see docs/alerts.md.
 """
@@ -9,10 +10,25 @@ from typing import Any
 
 import kopf
 
+from kubemedic.constants import API_GROUP, API_VERSION, INCIDENT_PLURAL
+from kubemedic.domain.alerts import SOURCE_ALERT, SOURCE_LABEL
 from kubemedic.service.webhook import AlertIngestion, start_alert_ingestion
 from kubemedic.settings import OperatorSettings
 
 MEMO_KEY = "alert_ingestion"
+
+
+# NB: an event handler, not a change handler: kopf keeps no progress annotations and adds no
+# finalizer for it, and it rides the Incident watch the operator keeps anyway. Async so it
+# runs on the event loop (kopf runs sync handlers in threads): the index is not thread-safe.
+@kopf.on.event(API_GROUP, API_VERSION, INCIDENT_PLURAL, labels={SOURCE_LABEL: SOURCE_ALERT})
+async def index_alert_incident(
+    event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any
+) -> None:
+    """Keep the alert intake's index (dedup, cooldown, rate limits) current from the watch."""
+    ingestion: AlertIngestion | None = memo.get(MEMO_KEY)
+    if ingestion is not None:
+        ingestion.ingestor.observe_event(event.get("type"), dict(body))
 
 
 @kopf.on.startup()

@@ -1,28 +1,37 @@
 """Alert ingestion: turn received alerts into Incidents, idempotently, from any replica.
 
 The webhook (:mod:`kubemedic.service.webhook`) and the Prometheus poller (:func:`poll_alerts`)
-both hand alerts to :meth:`AlertIngestor.ingest`. For each alert:
+both hand alerts to :meth:`AlertIngestor.ingest`. Every alert gets exactly one outcome
+(:class:`kubemedic.domain.alerts.IngestOutcome`); none is dropped silently. For each alert:
 
-- **firing**: labels → target (:func:`kubemedic.domain.alerts.target_from_labels`); a Pod is
-  followed through its controller ``ownerReferences`` to its Deployment, StatefulSet or
-  DaemonSet, so alerts about three crash-looping pods are one incident about one workload.
-  Then the Incidents already open for that target are listed by label: one with this
-  alert's name means a repeat (``Deduplicated``, or ``Updated`` if it had resolved); one
-  opened within the cooldown means ``CooledDown``; otherwise the Incident is created. A 409
-  on create is another replica's win, also ``Deduplicated``.
+- **labels → target** (:func:`kubemedic.domain.alerts.target_from_labels`, trusting
+  ``exported_*``/``kubemedic_target_*`` only when the settings say so); nothing to map, or a
+  protected namespace → ``Skipped`` with the reason.
+- **firing**: a repeat of an alert whose Incident the index knows is ``Deduplicated`` without
+  a request (or ``Updated`` if it had resolved). Otherwise the namespace and the object must
+  exist (cached reads; else ``Skipped``: a retry cannot help, so it is answered 200 and never
+  retried forever), and a Pod is followed through its controller ``ownerReferences`` to its
+  Deployment, StatefulSet or DaemonSet, so alerts about three crash-looping pods are one
+  incident about one workload. Then, from the index: an Incident for the target within the
+  cooldown → ``CooledDown``; a namespace or target at its rate limit → ``RateLimited``;
+  otherwise the Incident is created. A 409 on create is another replica's win, also
+  ``Deduplicated``.
 - **resolved**: the Incident of that episode gets ``AlertResolved=True`` (status patch,
   guarded by resourceVersion, retried on conflict).
 
-Labels that name an object which does not exist still create the Incident: the diagnosis
-handler reports ``TargetFound=False`` and keeps looking, instead of the alert being retried
-forever. Labels that name nothing are ``Skipped`` and answered 200: Alertmanager retrying
-them would not help.
+The index (:class:`kubemedic.domain.alert_index.AlertIncidentIndex`) is seeded by one LIST at
+start (:meth:`AlertIngestor.start`) and kept current by the operator's watch of Incidents
+(:meth:`AlertIngestor.observe_event`, fed by a kopf event handler) and by this replica's own
+writes, so a new alert costs no LIST. The cooldown check, the rate-limit check and the
+reservation of the new Incident in the index happen in one synchronous step on the event
+loop, so within a replica they are atomic without locks. NB: across replicas two *different*
+alerts about one target arriving within the watch's delay (milliseconds) can both create;
+the name-based dedup of the *same* alert is exact everywhere (the create's 409).
 
-Concurrency: the alerts of one call run concurrently (bounded), on a thread pool of our own so
-a burst of alerts does not starve the diagnosis of the default executor; alerts for the same
-target are serialized (striped locks), so the cooldown check and the create are atomic within
-a replica. NB: across replicas two *different* alerts about one target arriving within the
-same ~10 ms can both create; the name-based dedup of the *same* alert is exact everywhere.
+Concurrency: the alerts of one call run concurrently (bounded); every API request runs on a
+thread pool of our own of ``concurrency`` threads, which bounds the creates and reads of all
+calls together, and keeps a burst of alerts from starving the diagnosis of the default
+executor.
 """
 
 from __future__ import annotations
@@ -32,8 +41,8 @@ import contextlib
 import dataclasses
 import functools
 import logging
+import re
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -41,27 +50,47 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
 
 from kubemedic import metrics
-from kubemedic.clients.incidents import ConflictError, IncidentStore, RawObject
+from kubemedic.clients.evidence import object_path
+from kubemedic.clients.incidents import (
+    ConflictError,
+    IncidentStore,
+    NamespaceNotFoundError,
+    RawObject,
+)
 from kubemedic.clients.kube import KubeReader
 from kubemedic.clients.prometheus import PrometheusClient, PrometheusUnavailableError, PromQLError
 from kubemedic.domain import alerts, lifecycle
+from kubemedic.domain.alert_index import AlertIncidentIndex, IndexedIncident
 from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.incident import IncidentSpec, IncidentStatus
-from kubemedic.models.target import TargetKind, TargetRef
+from kubemedic.models.target import DNS_LABEL_PATTERN, TargetKind, TargetRef
 from kubemedic.service.diagnosis import StageReport
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: Alerts of one call in flight at once (each is a few API requests).
+#: Alerts of one call in flight at once, and API requests in flight of all calls together.
 DEFAULT_CONCURRENCY: Final = 16
-#: Locks alerts about one target are serialized on (by hash of the target).
-LOCK_STRIPES: Final = 64
 #: Reads-modify-writes of a status before giving up on conflicts.
 STATUS_ATTEMPTS: Final = 5
+#: How long a read of a namespace or target is reused: a burst about one object reads it
+#: once; a namespace created a moment after a Skipped alert is seen on a later notification.
+LOOKUP_TTL_SECONDS: Final = 5.0
+#: Cached reads kept at most (expired ones are dropped first).
+MAX_CACHED_LOOKUPS: Final = 20_000
+#: Distinct objects of one kind in one namespace in one call from which they are read with
+#: one LIST instead of one GET each (10,000 alerts about 10,000 pods: one request, not 10,000).
+BULK_LOOKUP_THRESHOLD: Final = 32
+#: How often unconfirmed index entries past the cooldown and the rate-limit window are pruned.
+PRUNE_INTERVAL_SECONDS: Final = 60.0
 FIRING_ALERTS_QUERY: Final = 'ALERTS{alertstate="firing"}'
 ALERTS_FOR_STATE_QUERY: Final = "ALERTS_FOR_STATE"
+ALERT_SELECTOR: Final = f"{alerts.SOURCE_LABEL}={alerts.SOURCE_ALERT}"
+_PLAIN_NAMESPACE: Final = re.compile(DNS_LABEL_PATTERN)
+
+#: What a lookup of an object says: whether it exists, and its controller ``(kind, name)``.
+Lookup = tuple[bool, tuple[str, str] | None]
 
 
 @dataclass(frozen=True)
@@ -74,6 +103,7 @@ class AlertResult:
     outcome: alerts.IngestOutcome
     incident: str | None = None
     message: str = ""
+    reason: alerts.OutcomeReason | None = None
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -86,6 +116,8 @@ class AlertResult:
             body["incident"] = self.incident
         if self.message:
             body["message"] = self.message
+        if self.reason is not None:
+            body["reason"] = self.reason.value
         return body
 
 
@@ -100,6 +132,19 @@ class IngestError(RuntimeError):
         self.results = list(results)
 
 
+@dataclass(frozen=True)
+class IntakeRules:
+    """Which alerts may open Incidents (from the settings; see docs/alerts.md)."""
+
+    #: Let ``exported_*`` and ``kubemedic_target_*`` labels override the target's labels.
+    trust_label_overrides: bool = False
+    #: Namespaces whose alerts are skipped (empty: none).
+    skip_namespaces: frozenset[str] = frozenset()
+    limits: alerts.RateLimits = field(
+        default_factory=lambda: alerts.RateLimits(window=timedelta(hours=1))
+    )
+
+
 @dataclass
 class AlertIngestor:
     """Creates and updates Incidents for alerts; one per operator process."""
@@ -108,16 +153,22 @@ class AlertIngestor:
     reader: KubeReader
     alert_namespace: str = "kubemedic"
     cooldown: timedelta = timedelta(minutes=10)
+    rules: IntakeRules = field(default_factory=IntakeRules)
     concurrency: int = DEFAULT_CONCURRENCY
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    index: AlertIncidentIndex = field(default_factory=AlertIncidentIndex)
     _executor: ThreadPoolExecutor = field(init=False, repr=False)
-    _locks: tuple[asyncio.Lock, ...] = field(init=False, repr=False)
+    #: Namespaces the watch covers once started (empty tuple: all); ``None``: not started.
+    _watched: tuple[str, ...] | None = field(default=None, init=False, repr=False)
+    _lookups: dict[str, tuple[float, asyncio.Future[Lookup]]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+    _pruned_at: float = field(default=0.0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._executor = ThreadPoolExecutor(
             max_workers=self.concurrency, thread_name_prefix="kubemedic-alerts"
         )
-        self._locks = tuple(asyncio.Lock() for _ in range(LOCK_STRIPES))
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -126,18 +177,64 @@ class AlertIngestor:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
 
+    # -- the index ------------------------------------------------------------------------
+
+    async def start(self, *, namespaces: Sequence[str]) -> None:
+        """Seed the index with one LIST of the alert Incidents the watch will cover.
+
+        ``namespaces``: the operator's watched namespaces (empty: all). Names that are
+        patterns rather than namespaces are not listed, and their Incidents are looked up
+        per alert instead.
+        """
+        plain = tuple(n for n in namespaces if _PLAIN_NAMESPACE.fullmatch(n))
+        if namespaces and not plain:
+            return
+        try:
+            found = await self._io(
+                functools.partial(self.incidents.list_all, label_selector=ALERT_SELECTOR,
+                                  namespaces=plain)
+            )  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - the intake works without it, only slower
+            # NB: then nothing is taken as known: resolutions are read one by one, and a
+            # repeat is deduplicated by the create's 409.
+            logger.warning("cannot list alert Incidents to seed the index: %s", exc)
+            return
+        for obj in found:
+            self.index.observe(obj, confirmed=True)
+        self._watched = plain
+        logger.info("alert index seeded with %d alert Incidents", len(self.index))
+
+    def observe_event(self, event_type: str | None, body: RawObject) -> None:
+        """An alert Incident as the operator's watch saw it (``DELETED`` removes it)."""
+        metadata = body.get("metadata") or {}
+        if event_type == "DELETED":
+            self.index.remove(str(metadata.get("namespace", "")), str(metadata.get("name", "")))
+            return
+        self.index.observe(body, confirmed=True)
+
+    def _knows_all_of(self, namespace: str) -> bool:
+        """Whether the index holds every alert Incident of ``namespace`` (seeded + watched)."""
+        return self._watched is not None and (not self._watched or namespace in self._watched)
+
+    # -- ingestion --------------------------------------------------------------------------
+
     async def ingest(
         self, received: Sequence[alerts.ReceivedAlert], *, source: str
     ) -> list[AlertResult]:
         """Ingest every alert; raises :class:`IngestError` if any could not be written."""
         started = time.perf_counter()
         semaphore = asyncio.Semaphore(self.concurrency)
+        await self._prefetch(received)
 
         async def one(alert: alerts.ReceivedAlert) -> AlertResult:
             async with semaphore:
                 metrics.ALERTS_RECEIVED.labels(status=alert.status, source=source).inc()
                 result = await self._ingest_one(alert)
                 metrics.ALERT_INCIDENTS.labels(outcome=result.outcome.value).inc()
+                if result.outcome is alerts.IngestOutcome.SKIPPED and result.reason:
+                    metrics.ALERTS_SKIPPED.labels(reason=result.reason.value).inc()
+                if result.outcome is alerts.IngestOutcome.RATE_LIMITED and result.reason:
+                    metrics.ALERTS_RATE_LIMITED.labels(reason=result.reason.value).inc()
                 metrics.ALERT_INGESTION_SECONDS.observe(time.perf_counter() - started)
                 return result
 
@@ -159,31 +256,41 @@ class AlertIngestor:
 
     async def _ingest_one(self, alert: alerts.ReceivedAlert) -> AlertResult:
         try:
-            hint = alerts.target_from_labels(alert.labels)
+            hint = alerts.target_from_labels(
+                alert.labels, trust_overrides=self.rules.trust_label_overrides
+            )
         except alerts.UnmappableAlertError as exc:
-            return self._result(alert, alerts.IngestOutcome.SKIPPED, message=str(exc))
+            return self._skipped(alert, alerts.OutcomeReason.UNMAPPABLE, str(exc))
+        protected = alerts.protected_reason(hint.target, protected=self.rules.skip_namespaces)
+        if protected is not None:
+            return self._skipped(alert, alerts.OutcomeReason.PROTECTED_NAMESPACE, protected)
         namespace = alerts.incident_namespace(hint.target, alert_namespace=self.alert_namespace)
         name = alerts.incident_name(alert)
         if not alert.firing:
             return await self._resolve(alert, namespace=namespace, name=name)
-        target = await self._io(self._workload_of, hint.target)
-        lock = self._locks[zlib.crc32(target.display().encode()) % LOCK_STRIPES]
-        async with lock:
-            return await self._fire(alert, target=target, namespace=namespace, name=name)
+        known = self.index.get(namespace, name)
+        if known is not None:
+            return await self._repeat(alert, known)
+        missing = await self._missing(hint.target)
+        if missing is not None:
+            return self._skipped(alert, *missing)
+        target = await self._workload_of(hint.target)
+        return await self._fire(alert, target=target, namespace=namespace, name=name)
 
     async def _fire(
         self, alert: alerts.ReceivedAlert, *, target: TargetRef, namespace: str, name: str
     ) -> AlertResult:
+        # NB: from here to the reservation nothing awaits: the checks and the reservation are
+        # one step that no other alert on this event loop can interleave with.
         now = self.clock()
-        selector = f"{alerts.TARGET_HASH_LABEL}={alerts.target_hash(target)}"
-        existing = await self._io(
-            functools.partial(self.incidents.list, namespace, label_selector=selector)
-        )
-        same = next((obj for obj in existing if _name(obj) == name), None)
+        self._prune(now)
+        same = self.index.get(namespace, name)
         if same is not None:
-            return await self._update(alert, same, namespace=namespace, name=name)
+            return await self._repeat(alert, same)
+        hashed = alerts.target_hash(target)
+        existing = self.index.for_target(namespace, hashed)
         recent = alerts.within_cooldown(
-            [alerts.ExistingIncident(name=_name(o), created=_created(o)) for o in existing],
+            [alerts.ExistingIncident(name=e.name, created=e.created) for e in existing],
             now=now,
             cooldown=self.cooldown,
         )
@@ -196,8 +303,30 @@ class AlertIngestor:
                 f"{target.display()} at {recent.created.isoformat()}, within the "
                 f"{self.cooldown.total_seconds():.0f}s cooldown",
             )
+        limited = alerts.rate_limited(
+            namespace=namespace,
+            target=target,
+            namespace_created=self.index.created_in(namespace),
+            target_created=[e.created for e in existing],
+            now=now,
+            limits=self.rules.limits,
+        )
+        if limited is not None:
+            reason, message = limited
+            return self._result(
+                alert, alerts.IngestOutcome.RATE_LIMITED, message=message, reason=reason
+            )
+        self.index.reserve(namespace=namespace, name=name, target_hash=hashed, now=now)
         body = alerts.build_incident(alert, target=target, namespace=namespace, received_at=now)
-        obj, created = await self._io(self.incidents.create, body)
+        try:
+            obj, created = await self._io(self.incidents.create, body)
+        except NamespaceNotFoundError as exc:
+            self.index.remove(namespace, name)
+            return self._skipped(alert, alerts.OutcomeReason.NAMESPACE_NOT_FOUND, str(exc))
+        except BaseException:
+            self.index.remove(namespace, name)
+            raise
+        self.index.observe(obj, confirmed=False)
         if created:
             return self._result(
                 alert,
@@ -207,16 +336,36 @@ class AlertIngestor:
             )
         return await self._update(alert, obj, namespace=namespace, name=name)
 
+    async def _repeat(self, alert: alerts.ReceivedAlert, known: IndexedIncident) -> AlertResult:
+        """An alert whose Incident the index knows: nothing to write unless its state flips."""
+        incident = f"{known.namespace}/{known.name}"
+        unchanged = known.alert_resolved is not True if alert.firing else known.alert_resolved
+        if unchanged:
+            return self._result(alert, alerts.IngestOutcome.DEDUPLICATED, incident=incident)
+        obj = await self._io(self.incidents.get, known.namespace, known.name)
+        if obj is None and known.reserved:
+            # Its create is still in flight: a repeat of the alert needs nothing more.
+            if alert.firing:
+                return self._result(alert, alerts.IngestOutcome.DEDUPLICATED, incident=incident)
+            return self._ignored(alert, known.namespace, known.name)
+        if obj is None:
+            self.index.remove(known.namespace, known.name)
+            if alert.firing:
+                return await self._ingest_one(alert)  # deleted meanwhile: a new Incident
+            return self._ignored(alert, known.namespace, known.name)
+        return await self._update(alert, obj, namespace=known.namespace, name=known.name)
+
     async def _resolve(
         self, alert: alerts.ReceivedAlert, *, namespace: str, name: str
     ) -> AlertResult:
+        known = self.index.get(namespace, name)
+        if known is not None:
+            return await self._repeat(alert, known)
+        if self._knows_all_of(namespace):
+            return self._ignored(alert, namespace, name)
         obj = await self._io(self.incidents.get, namespace, name)
         if obj is None:
-            return self._result(
-                alert,
-                alerts.IngestOutcome.IGNORED,
-                message=f"no Incident {namespace}/{name} (the alert was cooled down or skipped)",
-            )
+            return self._ignored(alert, namespace, name)
         return await self._update(alert, obj, namespace=namespace, name=name)
 
     async def _update(
@@ -235,7 +384,7 @@ class AlertIngestor:
                 )
             patch = lifecycle.status_patch(new_status)
             try:
-                await self._io(
+                patched = await self._io(
                     functools.partial(
                         self.incidents.patch_status,
                         namespace,
@@ -250,6 +399,7 @@ class AlertIngestor:
                     break
                 obj = fresh
                 continue
+            self.index.observe(patched, confirmed=False)
             verb = "resolved" if not alert.firing else "firing again"
             return self._result(
                 alert,
@@ -260,26 +410,142 @@ class AlertIngestor:
         msg = f"Incident {namespace}/{name} kept changing; could not record the alert"
         raise RuntimeError(msg)
 
-    def _workload_of(self, target: TargetRef) -> TargetRef:
+    # -- reads of the target ----------------------------------------------------------------
+
+    async def _lookup(self, path: str) -> Lookup:
+        """Whether the object at ``path`` exists and its controller; one read per
+        :data:`LOOKUP_TTL_SECONDS` however many alerts ask at once (failures are not kept)."""
+        now = time.monotonic()
+        cached = self._lookups.get(path)
+        if cached is not None and cached[0] > now:
+            return await asyncio.shield(cached[1])
+        if len(self._lookups) >= MAX_CACHED_LOOKUPS:
+            for key in [k for k, (expiry, _) in self._lookups.items() if expiry <= now]:
+                del self._lookups[key]
+            if len(self._lookups) >= MAX_CACHED_LOOKUPS:
+                self._lookups.clear()
+        future = asyncio.ensure_future(self._io(self._read, path))
+        self._lookups[path] = (now + LOOKUP_TTL_SECONDS, future)
+        try:
+            return await asyncio.shield(future)
+        except Exception:
+            self._lookups.pop(path, None)
+            raise
+
+    async def _prefetch(self, received: Sequence[alerts.ReceivedAlert]) -> None:
+        """Read with one LIST the objects a call names many of in one namespace.
+
+        Only an optimisation: anything it cannot read is looked up one by one later.
+        """
+        wanted: dict[tuple[TargetKind, str], set[str]] = {}
+        now = time.monotonic()
+        for alert in received:
+            if not alert.firing:
+                continue
+            try:
+                target = alerts.target_from_labels(
+                    alert.labels, trust_overrides=self.rules.trust_label_overrides
+                ).target
+            except alerts.UnmappableAlertError:
+                continue
+            if target.namespace is None or target.namespace in self.rules.skip_namespaces:
+                continue
+            path = object_path(kind=target.kind, namespace=target.namespace, name=target.name)
+            cached = self._lookups.get(path)
+            if cached is None or cached[0] <= now:
+                wanted.setdefault((target.kind, target.namespace), set()).add(target.name)
+        for (kind, namespace), names in wanted.items():
+            if len(names) < BULK_LOOKUP_THRESHOLD:
+                continue
+            exists, _ = await self._lookup(f"/api/v1/namespaces/{namespace}")
+            if exists:
+                await self._list_into_cache(kind, namespace, names)
+
+    async def _list_into_cache(self, kind: TargetKind, namespace: str, names: set[str]) -> None:
+        collection = object_path(kind=kind, namespace=namespace, name="-").rsplit("/", 1)[0]
+        try:
+            listed = await self._io(functools.partial(self.reader.get, collection, from_cache=True))
+        except Exception as exc:  # noqa: BLE001 - optional: the per-object reads will tell
+            logger.info("listing %s for a burst of alerts failed, reading one by one: %s",
+                        collection, exc)  # fmt: skip
+            return
+        items = (listed or {}).get("items")
+        if not isinstance(items, list):
+            return
+        found: dict[str, Lookup] = {}
+        for item in items:
+            name = (item.get("metadata") or {}).get("name") if isinstance(item, dict) else None
+            if isinstance(name, str):
+                found[name] = (True, alerts.controller_of(item))
+        loop = asyncio.get_running_loop()
+        expiry = time.monotonic() + LOOKUP_TTL_SECONDS
+        for name in names:
+            future: asyncio.Future[Lookup] = loop.create_future()
+            future.set_result(found.get(name, (False, None)))
+            self._lookups[f"{collection}/{name}"] = (expiry, future)
+
+    def _read(self, path: str) -> Lookup:
+        obj = self.reader.get(path, from_cache=True)
+        return (obj is not None, alerts.controller_of(obj) if obj is not None else None)
+
+    async def _missing(self, target: TargetRef) -> tuple[alerts.OutcomeReason, str] | None:
+        """Why no Incident can be opened about ``target`` (its namespace or itself is gone)."""
+        if target.namespace is not None:
+            exists, _ = await self._lookup(f"/api/v1/namespaces/{target.namespace}")
+            if not exists:
+                return alerts.OutcomeReason.NAMESPACE_NOT_FOUND, (
+                    f"namespace '{target.namespace}' does not exist; nothing was created"
+                )
+        path = object_path(kind=target.kind, namespace=target.namespace, name=target.name)
+        exists, _ = await self._lookup(path)
+        if not exists:
+            return alerts.OutcomeReason.TARGET_NOT_FOUND, (
+                f"{target.display()} does not exist; nothing was created"
+            )
+        return None
+
+    async def _workload_of(self, target: TargetRef) -> TargetRef:
         """A Pod's controlling Deployment/StatefulSet/DaemonSet; any other target as is.
 
-        A pod that is gone, or that no workload controls (a bare pod, a Job's pod), stays
-        the target: the diagnosis then says what it finds.
+        A pod that no workload controls (a bare pod, a Job's pod) stays the target.
         """
         if target.kind is not TargetKind.POD or not target.namespace:
             return target
         namespace = target.namespace
-        pod = self.reader.get(f"/api/v1/namespaces/{namespace}/pods/{target.name}")
-        owner = alerts.controller_of(pod) if pod else None
+        _, owner = await self._lookup(
+            object_path(kind=TargetKind.POD, namespace=namespace, name=target.name)
+        )
         if owner is not None and owner[0] == "ReplicaSet":
-            replicaset = self.reader.get(
+            _, owner = await self._lookup(
                 f"/apis/apps/v1/namespaces/{namespace}/replicasets/{owner[1]}"
             )
-            owner = alerts.controller_of(replicaset) if replicaset else None
         kind = alerts.WORKLOAD_OWNER_KINDS.get(owner[0]) if owner else None
         if owner is None or kind is None:
             return target
         return TargetRef(kind=kind, namespace=namespace, name=owner[1])
+
+    def _prune(self, now: datetime) -> None:
+        moment = time.monotonic()
+        if moment - self._pruned_at < PRUNE_INTERVAL_SECONDS:
+            return
+        self._pruned_at = moment
+        horizon = max(self.cooldown, self.rules.limits.window)
+        self.index.prune(older_than=now - horizon)
+
+    # -- answers ----------------------------------------------------------------------------
+
+    def _skipped(
+        self, alert: alerts.ReceivedAlert, reason: alerts.OutcomeReason, message: str
+    ) -> AlertResult:
+        return self._result(alert, alerts.IngestOutcome.SKIPPED, message=message, reason=reason)
+
+    def _ignored(self, alert: alerts.ReceivedAlert, namespace: str, name: str) -> AlertResult:
+        return self._result(
+            alert,
+            alerts.IngestOutcome.IGNORED,
+            message=f"no Incident {namespace}/{name} (the alert was cooled down, rate-limited "
+            "or skipped)",
+        )
 
     @staticmethod
     def _result(
@@ -288,6 +554,7 @@ class AlertIngestor:
         *,
         incident: str | None = None,
         message: str = "",
+        reason: alerts.OutcomeReason | None = None,
     ) -> AlertResult:
         return AlertResult(
             fingerprint=alert.fingerprint,
@@ -296,30 +563,18 @@ class AlertIngestor:
             outcome=outcome,
             incident=incident,
             message=message,
+            reason=reason,
         )
-
-
-def _name(obj: RawObject) -> str:
-    return str((obj.get("metadata") or {}).get("name", ""))
-
-
-def _created(obj: RawObject) -> datetime:
-    raw = (obj.get("metadata") or {}).get("creationTimestamp")
-    try:
-        return datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-    except ValueError:
-        # No timestamp (never from the API server): count it as just created, the safe side.
-        return datetime.now(UTC)
 
 
 # -- polling mode ---------------------------------------------------------------------------
 
 
-def read_firing_alerts(prometheus: PrometheusClient) -> list[alerts.ReceivedAlert]:
+async def read_firing_alerts(prometheus: PrometheusClient) -> list[alerts.ReceivedAlert]:
     """Firing alerts from ``ALERTS``, with ``startsAt`` from ``ALERTS_FOR_STATE`` where present."""
-    firing = prometheus.query(FIRING_ALERTS_QUERY)
+    firing = await prometheus.query(FIRING_ALERTS_QUERY)
     try:
-        for_state = prometheus.query(ALERTS_FOR_STATE_QUERY)
+        for_state = await prometheus.query(ALERTS_FOR_STATE_QUERY)
     except PromQLError:
         for_state = {"result": []}
     active_at: dict[str, datetime] = {}
@@ -354,7 +609,7 @@ async def poll_alerts(
     while iterations is None or done < iterations:
         done += 1
         try:
-            firing = await asyncio.to_thread(read_firing_alerts, prometheus)
+            firing = await read_firing_alerts(prometheus)
         except (PrometheusUnavailableError, PromQLError) as exc:
             metrics.ALERT_POLLS.labels(outcome="failed").inc()
             logger.warning("polling Prometheus for alerts failed: %s", exc)

@@ -58,12 +58,12 @@ class PrometheusEnricher:
             alert_start=spec.alert.starts_at if spec.alert is not None else None,
             lookback=self.lookback,
         )
-        results, report = await asyncio.to_thread(self._run, queries, window)
+        results, report = await self._run(queries, window)
         if results:
             bundle = bundle.model_copy(update={"metrics": [*bundle.metrics, *results]})
         return bundle, report
 
-    def _run(
+    async def _run(
         self, queries: list[promql.RenderedQuery], window: promql.Window
     ) -> tuple[list[MetricResult], StageReport]:
         results: list[MetricResult] = []
@@ -72,14 +72,14 @@ class PrometheusEnricher:
         for query in queries:
             try:
                 if query.template.range:
-                    data = self.client.query_range(
+                    data = await self.client.query_range(
                         query.promql,
                         start=window.start,
                         end=window.end,
                         step_seconds=window.step_seconds,
                     )
                 else:
-                    data = self.client.query(query.promql, at=window.end)
+                    data = await self.client.query(query.promql, at=window.end)
             except PrometheusUnavailableError as exc:
                 metrics.PROMETHEUS_QUERIES.labels(outcome="unavailable").inc()
                 logger.warning("metric evidence skipped: %s", exc)

@@ -10,13 +10,19 @@ Answers, in the order they are checked:
   :func:`hmac.compare_digest`). The token is read from a file (a mounted Secret) and
   re-read when the file changes, so rotating the Secret needs no restart.
 - **413** for a body over the configured size (``Content-Length``, or while reading a
-  chunked body).
-- **400** for a body that is not JSON or not Alertmanager's webhook payload version 4;
-  the message names the field. Nothing is created.
+  chunked body), or a notification holding more alerts than ``webhook_max_alerts`` (the
+  message names the limit and the setting). Nothing is created.
+- **400** for a body that is not JSON (also: nested too deeply for the parser, a number too
+  long to convert) or not Alertmanager's webhook payload version 4; the message names the
+  field. Nothing is created. NB: Alertmanager does not retry a 4xx, which is right: the
+  same body would fail the same way.
 - **503** if the API server failed for some alert: Alertmanager retries the notification,
-  and the alerts already written are deduplicated on the retry.
+  and the alerts already written are deduplicated on the retry. An alert about a namespace
+  or object that does not exist is *not* such a failure (it is answered ``Skipped``).
 - **200** with ``{"alerts": [{"fingerprint", "alertname", "status", "outcome",
-  "incident", "message"}]}``: what each alert did.
+  "incident", "message", "reason"}], "outcomes": {"<outcome>": <count>}}``: what each
+  alert did, in the order received (``incident``, ``message`` and ``reason`` only when
+  they apply; ``outcomes`` was added after ``alerts`` and sums them up).
 
 :func:`start_alert_ingestion` starts what the settings enable — this server and/or the
 Prometheus poller (:func:`kubemedic.service.alerts.poll_alerts`) — after checking that the
@@ -32,6 +38,7 @@ import json
 import logging
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -45,8 +52,15 @@ from kubemedic.clients.incidents import IncidentStore, load_api_client
 from kubemedic.clients.kube import KubeReader
 from kubemedic.clients.prometheus import PrometheusClient
 from kubemedic.domain import alerts
+from kubemedic.domain.policy import BUILTIN_PROTECTED_NAMESPACES
 from kubemedic.models.alertmanager import WEBHOOK_VERSION, WebhookPayload
-from kubemedic.service.alerts import DEFAULT_CONCURRENCY, AlertIngestor, IngestError, poll_alerts
+from kubemedic.service.alerts import (
+    DEFAULT_CONCURRENCY,
+    AlertIngestor,
+    IngestError,
+    IntakeRules,
+    poll_alerts,
+)
 from kubemedic.settings import OperatorSettings
 
 logger = logging.getLogger(__name__)
@@ -85,6 +99,7 @@ class WebhookReceiver:
     ingestor: AlertIngestor
     token: TokenFile
     max_bytes: int
+    max_alerts: int = 1000
 
     def app(self) -> web.Application:
         # NB: client_max_size makes aiohttp itself refuse (413) a chunked body that grows
@@ -115,14 +130,23 @@ class WebhookReceiver:
         except IngestError as exc:
             body = {"error": str(exc), "alerts": [r.to_json() for r in exc.results]}
             return web.json_response(body, status=503)
+        if payload.truncated_alerts:
+            logger.warning(
+                "webhook %s: Alertmanager left out %d alerts of the group (its max_alerts)",
+                payload.group_key[:120],
+                payload.truncated_alerts,
+            )
+        counts = Counter(r.outcome.value for r in results)
         logger.info(
             "webhook %s: %d alerts (%s) in %.0f ms",
             payload.group_key[:120],
             len(results),
-            ", ".join(sorted({r.outcome.value for r in results})) or "none",
+            ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "none",
             (time.perf_counter() - started) * 1000,
         )
-        return web.json_response({"alerts": [r.to_json() for r in results]})
+        return web.json_response(
+            {"alerts": [r.to_json() for r in results], "outcomes": dict(sorted(counts.items()))}
+        )
 
     async def _read_payload(self, request: web.Request) -> WebhookPayload | web.Response:
         """The validated payload, or the 413/400 answer saying what is wrong with it."""
@@ -135,7 +159,9 @@ class WebhookReceiver:
             return _error(413, f"body is {too_large}")
         try:
             data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except RecursionError:
+            return _error(400, "body is not valid JSON: nested too deeply")
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, over-long integers
             return _error(400, f"body is not valid JSON: {exc}")
         if not isinstance(data, dict):
             return _error(
@@ -143,10 +169,21 @@ class WebhookReceiver:
                 f"body must be a JSON object (Alertmanager's webhook payload version "
                 f"{WEBHOOK_VERSION}), got {type(data).__name__}",
             )
+        # NB: counted before validating, so a huge notification costs no model building.
+        received = data.get("alerts")
+        if isinstance(received, list) and len(received) > self.max_alerts:
+            return _error(
+                413,
+                f"the notification holds {len(received)} alerts, over the limit of "
+                f"{self.max_alerts} (KUBEMEDIC_WEBHOOK_MAX_ALERTS); set `max_alerts` in "
+                f"Alertmanager's webhook_config to at most {self.max_alerts}",
+            )
         try:
             return WebhookPayload.model_validate(data)
         except ValidationError as exc:
             return _error(400, _describe(exc))
+        except RecursionError:
+            return _error(400, "not an Alertmanager webhook payload: nested too deeply")
 
     def _authenticate(self, request: web.Request) -> web.Response | None:
         header = request.headers.get("Authorization", "")
@@ -191,12 +228,9 @@ async def start_server(
     await runner.setup()
     site = web.TCPSite(runner, host=host, port=port)
     await site.start()
-    bound = port
-    server = getattr(site, "_server", None)
-    sockets = getattr(server, "sockets", None) or []
-    if sockets:
-        bound = int(sockets[0].getsockname()[1])
-    return runner, bound
+    # runner.addresses: the sockets' bound addresses (host, port[, ...]); port 0 picks one.
+    ports = [a[1] for a in runner.addresses if isinstance(a, tuple) and len(a) >= 2]
+    return runner, int(ports[0]) if ports else port
 
 
 @dataclass
@@ -217,8 +251,6 @@ class AlertIngestion:
                 await self.poller
         if self.runner is not None:
             await self.runner.cleanup()
-        if self.prometheus is not None:
-            self.prometheus.close()
         self.ingestor.close()
 
 
@@ -237,6 +269,24 @@ def check_settings(settings: OperatorSettings) -> None:
         raise ValueError(msg)
 
 
+def intake_rules(settings: OperatorSettings) -> IntakeRules:
+    """Which alerts may open Incidents, from the settings.
+
+    The protected namespaces are the remediation policy's floor plus the operator's
+    ``protected_namespaces``: alerts there would open Incidents that may never be acted on.
+    """
+    protected = frozenset(BUILTIN_PROTECTED_NAMESPACES) | frozenset(settings.protected_namespaces)
+    return IntakeRules(
+        trust_label_overrides=settings.alert_label_overrides,
+        skip_namespaces=protected if settings.alert_skip_protected_namespaces else frozenset(),
+        limits=alerts.RateLimits(
+            window=timedelta(seconds=settings.alert_rate_limit_window_seconds),
+            per_namespace=settings.alert_max_incidents_per_namespace,
+            per_target=settings.alert_max_incidents_per_target,
+        ),
+    )
+
+
 async def start_alert_ingestion(settings: OperatorSettings) -> AlertIngestion | None:
     """Start what the settings enable (webhook, polling); ``None`` if neither is."""
     check_settings(settings)
@@ -250,13 +300,16 @@ async def start_alert_ingestion(settings: OperatorSettings) -> AlertIngestion | 
             reader=KubeReader(api),
             alert_namespace=settings.alert_namespace,
             cooldown=timedelta(seconds=settings.alert_cooldown_seconds),
+            rules=intake_rules(settings),
         )
     )
+    await ingestion.ingestor.start(namespaces=settings.namespaces)
     if settings.webhook_port and settings.webhook_token_file is not None:
         receiver = WebhookReceiver(
             ingestor=ingestion.ingestor,
             token=TokenFile(settings.webhook_token_file),
             max_bytes=settings.webhook_max_bytes,
+            max_alerts=settings.webhook_max_alerts,
         )
         ingestion.runner, ingestion.port = await start_server(
             receiver, host=settings.bind_address, port=settings.webhook_port
