@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from kubemedic.clients.incidents import ConflictError
+from kubemedic.clients.kube import ConflictError
 from kubemedic.domain import alerts
 from kubemedic.service.alerts import AlertIngestor, IngestError, poll_alerts, read_firing_alerts
 from kubemedic.service.webhook import check_settings

@@ -1,107 +1,95 @@
-"""Writing Incidents: idempotent create, label-selector list, guarded status patch.
+"""The Incident client: every read and write of Incidents goes through :class:`IncidentStore`.
 
-Used by the alert path (:mod:`kubemedic.service.alerts`); kopf handlers write status
-through kopf's own patch instead.
+Used by the alert path (:mod:`kubemedic.service.alerts`), the leader's loop and remediation
+(status), and the CLI (spec). Objects are plain dicts, exactly as the API server returns them.
 
 Why each call looks the way it does:
 
 - ``create`` treats 409 AlreadyExists as success and returns the object that exists: the
   name is derived from the alert, so a 409 means another notification (or another replica)
   was first, which is exactly the outcome we want.
-- ``patch_status`` sends ``metadata.resourceVersion`` with the merge patch. The API server
-  treats it as a precondition, so a status read before someone else's write is never
-  written back over it (a JSON merge patch replaces ``conditions`` as a whole list);
-  :class:`ConflictError` tells the caller to read again and retry.
+- ``patch_status`` and ``patch_spec`` send ``metadata.resourceVersion`` with a JSON merge
+  patch. The API server treats it as a precondition, so what was read before someone else's
+  write is never written back over it (a merge patch replaces lists such as ``conditions``
+  whole); :class:`~kubemedic.clients.kube.ConflictError` tells the caller to read again.
+- Every write carries a field manager, so ``managedFields`` shows who changed what.
 """
 
 from __future__ import annotations
 
+import builtins
+import json
 import logging
 from typing import Any, Final
 
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from kubemedic.constants import API_GROUP, API_VERSION, INCIDENT_PLURAL
+from kubemedic.clients.kube import (
+    REQUEST_TIMEOUT_SECONDS,
+    ConflictError,
+    KubeReader,
+    PatchRejectedError,
+    RawObject,
+    api_message,
+)
+from kubemedic.constants import API_GROUP, API_VERSION, FIELD_MANAGER, INCIDENT_PLURAL
 
 logger = logging.getLogger(__name__)
 
-RawObject = dict[str, Any]
-REQUEST_TIMEOUT_SECONDS: Final = 15.0
+MERGE_PATCH: Final = "application/merge-patch+json"
+#: The field manager of what a person changes with the CLI (approvals).
+CLI_FIELD_MANAGER: Final = "kubemedic-cli"
 _CONFLICT: Final = 409
-_NOT_FOUND: Final = 404
-
-
-class ConflictError(RuntimeError):
-    """The object changed since it was read (HTTP 409 on a guarded write)."""
-
-
-def load_api_client(kubeconfig: str | None = None, *, pool_size: int = 16) -> client.ApiClient:
-    """An API client (explicit kubeconfig, else in-cluster, else ``$KUBECONFIG``) whose
-    connection pool fits ``pool_size`` concurrent requests.
-
-    NB: the client's default pool holds ``5 * cpu_count`` connections; more threads than
-    that log "Connection pool is full" and reconnect for every request.
-    """
-    configuration = client.Configuration()
-    if kubeconfig:
-        config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
-    else:
-        try:
-            config.load_incluster_config(client_configuration=configuration)
-        except config.ConfigException:
-            config.load_kube_config(client_configuration=configuration)
-    configuration.connection_pool_maxsize = pool_size
-    return client.ApiClient(configuration)
+_UNPROCESSABLE: Final = 422
+_PAGE: Final = 500
 
 
 class IncidentStore:
-    """Incident reads and writes through ``CustomObjectsApi`` (objects as plain dicts)."""
+    """Incident reads and writes (objects as plain dicts)."""
 
     def __init__(self, api: client.ApiClient) -> None:
-        self.api = client.CustomObjectsApi(api)
+        self.api = api
+        self.reader = KubeReader(api)
+
+    @staticmethod
+    def path(namespace: str, name: str | None = None) -> str:
+        base = f"/apis/{API_GROUP}/{API_VERSION}/namespaces/{namespace}/{INCIDENT_PLURAL}"
+        return f"{base}/{name}" if name else base
 
     def get(self, namespace: str, name: str) -> RawObject | None:
         """The Incident, or ``None`` if it does not exist."""
-        try:
-            obj: RawObject = self.api.get_namespaced_custom_object(
-                API_GROUP,
-                API_VERSION,
-                namespace,
-                INCIDENT_PLURAL,
-                name,
-                _request_timeout=REQUEST_TIMEOUT_SECONDS,
-            )
-        except ApiException as exc:
-            if exc.status == _NOT_FOUND:
-                return None
-            raise
-        return obj
+        return self.reader.get(self.path(namespace, name))
 
-    def list(self, namespace: str, *, label_selector: str) -> list[RawObject]:
-        """Incidents in ``namespace`` matching ``label_selector``."""
-        found = self.api.list_namespaced_custom_object(
-            API_GROUP,
-            API_VERSION,
-            namespace,
-            INCIDENT_PLURAL,
-            label_selector=label_selector,
-            _request_timeout=REQUEST_TIMEOUT_SECONDS,
-        )
-        return [item for item in found.get("items") or [] if isinstance(item, dict)]
+    def list(
+        self, namespace: str, *, label_selector: str | None = None
+    ) -> builtins.list[RawObject]:
+        """Incidents in ``namespace`` (matching ``label_selector``), every page."""
+        items: builtins.list[RawObject] = []
+        page: str | None = None
+        while True:
+            query = [("limit", str(_PAGE))]
+            if label_selector:
+                query.append(("labelSelector", label_selector))
+            if page:
+                query.append(("continue", page))
+            found = self._call("GET", self.path(namespace), query=query)
+            items += [
+                {"apiVersion": f"{API_GROUP}/{API_VERSION}", "kind": "Incident", **item}
+                for item in found.get("items") or []
+                if isinstance(item, dict)
+            ]
+            page = (found.get("metadata") or {}).get("continue")
+            if not page:
+                return items
 
     def create(self, body: RawObject) -> tuple[RawObject, bool]:
         """Create ``body``; ``(object, True)``, or ``(existing, False)`` if the name is taken."""
         namespace = str(body["metadata"]["namespace"])
         name = str(body["metadata"]["name"])
         try:
-            created: RawObject = self.api.create_namespaced_custom_object(
-                API_GROUP,
-                API_VERSION,
-                namespace,
-                INCIDENT_PLURAL,
-                body,
-                _request_timeout=REQUEST_TIMEOUT_SECONDS,
+            created = self._call(
+                "POST", self.path(namespace), body=body, query=[("fieldManager", FIELD_MANAGER)]
             )
         except ApiException as exc:
             if exc.status != _CONFLICT:
@@ -122,22 +110,65 @@ class IncidentStore:
 
         Raises :class:`ConflictError` if it changed meanwhile.
         """
-        body = {"metadata": {"resourceVersion": resource_version}, "status": status}
+        return self._guarded_merge(
+            f"{self.path(namespace, name)}/status",
+            {"metadata": {"resourceVersion": resource_version}, "status": status},
+            field_manager=FIELD_MANAGER,
+            rejectable=False,
+        )
+
+    def patch_spec(
+        self, namespace: str, name: str, *, spec: RawObject, resource_version: str
+    ) -> RawObject:
+        """Merge ``spec`` into the Incident's spec if it is still at ``resource_version``.
+
+        Raises :class:`ConflictError` if it changed meanwhile, :class:`PatchRejectedError`
+        if the API server's validation refuses it.
+        """
+        return self._guarded_merge(
+            self.path(namespace, name),
+            {"metadata": {"resourceVersion": resource_version}, "spec": spec},
+            field_manager=CLI_FIELD_MANAGER,
+            rejectable=True,
+        )
+
+    def _guarded_merge(
+        self, path: str, body: RawObject, *, field_manager: str, rejectable: bool
+    ) -> RawObject:
         try:
-            patched: RawObject = self.api.patch_namespaced_custom_object_status(
-                API_GROUP,
-                API_VERSION,
-                namespace,
-                INCIDENT_PLURAL,
-                name,
-                body,
-                _request_timeout=REQUEST_TIMEOUT_SECONDS,
+            return self._call(
+                "PATCH",
+                path,
+                body=body,
+                content_type=MERGE_PATCH,
+                query=[("fieldManager", field_manager)],
             )
         except ApiException as exc:
             if exc.status == _CONFLICT:
-                msg = (
-                    f"Incident {namespace}/{name} changed since resourceVersion {resource_version}"
-                )
-                raise ConflictError(msg) from exc
+                raise ConflictError(api_message(exc)) from exc
+            if rejectable and exc.status == _UNPROCESSABLE:
+                raise PatchRejectedError(exc.status, api_message(exc)) from exc
             raise
-        return patched
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: builtins.list[tuple[str, str]],
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> RawObject:
+        response = self.api.call_api(
+            path,
+            method,
+            query_params=query,
+            header_params={"Content-Type": content_type, "Accept": "application/json"},
+            body=body,
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _return_http_data_only=True,
+            _request_timeout=REQUEST_TIMEOUT_SECONDS,
+        )
+        data: RawObject = json.loads(response.data or b"{}")
+        return data

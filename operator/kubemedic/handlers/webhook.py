@@ -9,24 +9,20 @@ from typing import Any
 
 import kopf
 
-from kubemedic.service.webhook import AlertIngestion, start_alert_ingestion
-from kubemedic.settings import OperatorSettings
-
-MEMO_KEY = "alert_ingestion"
+from kubemedic.service.runtime import OperatorRuntime
+from kubemedic.service.webhook import start_alert_ingestion
 
 
 @kopf.on.startup()
-async def start_alerts(memo: kopf.Memo, **_: Any) -> None:
-    settings: OperatorSettings = memo.setdefault("settings", OperatorSettings())
+async def start_alerts(memo: OperatorRuntime, **_: Any) -> None:
     try:
-        memo[MEMO_KEY] = await start_alert_ingestion(settings)
+        memo.alert_ingestion = await start_alert_ingestion(memo.settings)
     except (ValueError, OSError) as exc:
         # A setting that cannot work stops the operator with the reason, not a retry loop.
         raise kopf.PermanentError(f"alert intake: {exc}") from exc
 
 
 @kopf.on.cleanup()
-async def stop_alerts(memo: kopf.Memo, **_: Any) -> None:
-    ingestion: AlertIngestion | None = memo.get(MEMO_KEY)
-    if ingestion is not None:
-        await ingestion.stop()
+async def stop_alerts(memo: OperatorRuntime, **_: Any) -> None:
+    if memo.alert_ingestion is not None:
+        await memo.alert_ingestion.stop()

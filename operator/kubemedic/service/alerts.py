@@ -41,8 +41,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
 
 from kubemedic import metrics
-from kubemedic.clients.incidents import ConflictError, IncidentStore, RawObject
-from kubemedic.clients.kube import KubeReader
+from kubemedic.clients.incidents import IncidentStore
+from kubemedic.clients.kube import ConflictError, KubeReader, RawObject
 from kubemedic.clients.prometheus import PrometheusClient, PrometheusUnavailableError, PromQLError
 from kubemedic.domain import alerts, lifecycle
 from kubemedic.models.bundle import IncidentBundle

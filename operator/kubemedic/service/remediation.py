@@ -28,8 +28,8 @@ from typing import Final
 
 from kubemedic import metrics
 from kubemedic.clients.evidence import TargetNotFoundError, gather_bundle
-from kubemedic.clients.kube import RawObject
-from kubemedic.clients.remediation import ConflictError, PatchRejectedError, Remediator
+from kubemedic.clients.kube import ConflictError, PatchRejectedError, RawObject
+from kubemedic.clients.remediation import Remediator
 from kubemedic.domain import lifecycle, policy, view
 from kubemedic.domain import remediation as rem
 from kubemedic.domain.scheduling import needs_remediation
@@ -169,7 +169,7 @@ class _Ctx:
         """Persist the status; ConflictError if someone else wrote first (nothing is lost)."""
         if not self.deps.is_leader():
             raise ConflictError("this replica is no longer the leader")
-        written = self.deps.remediator.write_incident_status(
+        written = self.deps.remediator.incidents.patch_status(
             self.namespace,
             self.name,
             status=lifecycle.status_patch(self.status),
@@ -194,7 +194,7 @@ def reconcile_remediation(
     deps: RemediationDeps, *, namespace: str, name: str, now: datetime | None = None
 ) -> ReconcileResult:
     """Make at most one transition of the Incident's remediation; return Events to post."""
-    incident = deps.remediator.read_incident(namespace, name)
+    incident = deps.remediator.incidents.get(namespace, name)
     if incident is None:
         return ReconcileResult(events=[])
     spec = IncidentSpec.model_validate(incident.get("spec") or {})
