@@ -1,16 +1,15 @@
 """The one cluster bootstrap every live benchmark shares.
 
 A fresh local control plane (``hack/localcluster.py``) in a temporary directory — or a
-running one reused with ``--cluster-dir`` — with the kubemedic CRDs applied server-side and
-Established, and the benchmark's namespaces created with their default ServiceAccount (pods
-cannot be created before it exists). Before this module each benchmark carried its own copy,
-and some raced the CRDs becoming Established.
+running one reused with ``--cluster-dir`` — with the kubemedic CRDs applied and Established
+(``hack/crd_setup.py``, which the test fixtures use too), and the benchmark's namespaces
+created with their default ServiceAccount (pods cannot be created before it exists). Before
+this module each benchmark carried its own copy, and some raced the CRDs being Established.
 """
 
 from __future__ import annotations
 
 import contextlib
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -23,9 +22,8 @@ sys.path[:0] = [str(ROOT / "hack")]
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from localcluster import LocalCluster, bin_dir, wait_until
-
-CRD_NAMES = ("incidents.kubemedic.dev", "remediationpolicies.kubemedic.dev")
+from crd_setup import install_crds
+from localcluster import LocalCluster, wait_until
 
 
 @dataclass(frozen=True)
@@ -35,33 +33,6 @@ class BenchCluster:
     cluster: LocalCluster
     api: client.ApiClient
     workdir: Path
-
-
-def install_crds(cluster: LocalCluster, api: client.ApiClient) -> None:
-    """Apply ``crds/`` (server-side, so a reused cluster is updated) and wait until Established."""
-    subprocess.run(
-        [
-            str(bin_dir() / "kubectl"),
-            f"--kubeconfig={cluster.kubeconfig}",
-            "apply",
-            "--server-side",
-            "--force-conflicts",
-            "-f",
-            str(ROOT / "crds"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    ext = client.ApiextensionsV1Api(api)
-    for name in CRD_NAMES:
-        wait_until(
-            lambda n=name: any(
-                c.type == "Established" and c.status == "True"
-                for c in ext.read_custom_resource_definition(n).status.conditions or []
-            ),
-            timeout=30,
-            what=f"CRD {name} Established",
-        )
 
 
 def create_namespaces(api: client.ApiClient, namespaces: Sequence[str]) -> None:

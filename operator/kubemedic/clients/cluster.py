@@ -18,6 +18,7 @@ start-up retries a failed step every 60 s while the next steps run on half a con
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections.abc import Iterable
@@ -180,10 +181,19 @@ def _status_message(exc: ApiException) -> str:
         return str(exc.reason)
 
 
+def _probe_client(api: client.ApiClient) -> client.ApiClient:
+    """``api``'s configuration without urllib3's retries: a check that fails says so once,
+    without three "Retrying" warnings first."""
+    probe = copy.copy(api.configuration)
+    probe.retries = False
+    return client.ApiClient(probe)
+
+
 def check_access(api: client.ApiClient, needs: Iterable[Access]) -> None:
     """Raise :class:`ClusterAccessError` unless the server answers, the CRDs are installed and
     every permission in ``needs`` is granted (see the module doc)."""
     server = server_of(api)
+    api = _probe_client(api)
     try:
         _get(api, "/version")
         try:
@@ -240,6 +250,7 @@ def require_namespace(api: client.ApiClient, namespace: str, *, setting: str) ->
     """Raise :class:`ClusterAccessError` when ``namespace`` (named by ``setting``) does not
     exist; a refusal to read it is not an error (the operator may lack that permission)."""
     server = server_of(api)
+    api = _probe_client(api)
     try:
         _get(api, f"/api/v1/namespaces/{namespace}")
     except ApiException as exc:

@@ -18,20 +18,19 @@ Why each call looks the way it does:
 from __future__ import annotations
 
 import builtins
-import json
 import logging
-from typing import Any, Final
+from typing import Final
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from kubemedic.clients.kube import (
-    REQUEST_TIMEOUT_SECONDS,
     ConflictError,
     KubeReader,
     PatchRejectedError,
     RawObject,
     api_message,
+    call_json,
 )
 from kubemedic.constants import API_GROUP, API_VERSION, FIELD_MANAGER, INCIDENT_PLURAL
 
@@ -73,7 +72,7 @@ class IncidentStore:
                 query.append(("labelSelector", label_selector))
             if page:
                 query.append(("continue", page))
-            found = self._call("GET", self.path(namespace), query=query)
+            found = call_json(self.api, "GET", self.path(namespace), query=query)
             items += [
                 {"apiVersion": f"{API_GROUP}/{API_VERSION}", "kind": "Incident", **item}
                 for item in found.get("items") or []
@@ -88,8 +87,12 @@ class IncidentStore:
         namespace = str(body["metadata"]["namespace"])
         name = str(body["metadata"]["name"])
         try:
-            created = self._call(
-                "POST", self.path(namespace), body=body, query=[("fieldManager", FIELD_MANAGER)]
+            created = call_json(
+                self.api,
+                "POST",
+                self.path(namespace),
+                body=body,
+                query=[("fieldManager", FIELD_MANAGER)],
             )
         except ApiException as exc:
             if exc.status != _CONFLICT:
@@ -136,7 +139,8 @@ class IncidentStore:
         self, path: str, body: RawObject, *, field_manager: str, rejectable: bool
     ) -> RawObject:
         try:
-            return self._call(
+            return call_json(
+                self.api,
                 "PATCH",
                 path,
                 body=body,
@@ -149,26 +153,3 @@ class IncidentStore:
             if rejectable and exc.status == _UNPROCESSABLE:
                 raise PatchRejectedError(exc.status, api_message(exc)) from exc
             raise
-
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        query: builtins.list[tuple[str, str]],
-        body: Any = None,
-        content_type: str = "application/json",
-    ) -> RawObject:
-        response = self.api.call_api(
-            path,
-            method,
-            query_params=query,
-            header_params={"Content-Type": content_type, "Accept": "application/json"},
-            body=body,
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _return_http_data_only=True,
-            _request_timeout=REQUEST_TIMEOUT_SECONDS,
-        )
-        data: RawObject = json.loads(response.data or b"{}")
-        return data

@@ -43,6 +43,31 @@ def api_message(exc: ApiException) -> str:
         return str(exc.reason)
 
 
+def call_json(
+    api: client.ApiClient,
+    method: str,
+    path: str,
+    *,
+    query: list[tuple[str, str]] | None = None,
+    body: Any = None,
+    content_type: str = "application/json",
+) -> RawObject:
+    """One API request with a JSON answer, as plain data (no typed models, see above)."""
+    response = api.call_api(
+        path,
+        method,
+        query_params=query or [],
+        header_params={"Content-Type": content_type, "Accept": "application/json"},
+        body=body,
+        auth_settings=["BearerToken"],
+        _preload_content=False,
+        _return_http_data_only=True,
+        _request_timeout=REQUEST_TIMEOUT_SECONDS,
+    )
+    data: RawObject = json.loads(response.data or b"{}")
+    return data
+
+
 class KubeReader:
     """Read-only raw access: get, list (with apiVersion/kind filled in), logs."""
 

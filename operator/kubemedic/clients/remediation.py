@@ -8,7 +8,6 @@ writers (a retry, a second replica) can never both succeed on the same version.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any, Final
 
@@ -18,12 +17,12 @@ from kubernetes.client.exceptions import ApiException
 from kubemedic.clients.evidence import object_path
 from kubemedic.clients.incidents import IncidentStore
 from kubemedic.clients.kube import (
-    REQUEST_TIMEOUT_SECONDS,
     ConflictError,
     KubeReader,
     PatchRejectedError,
     RawObject,
     api_message,
+    call_json,
 )
 from kubemedic.constants import (
     API_GROUP,
@@ -59,19 +58,14 @@ class Remediator:
         content_type: str = "application/json",
         query: dict[str, str] | None = None,
     ) -> RawObject:
-        response = self.api.call_api(
-            path,
+        return call_json(
+            self.api,
             method,
-            query_params=list((query or {}).items()),
-            header_params={"Content-Type": content_type, "Accept": "application/json"},
+            path,
+            query=list((query or {}).items()),
             body=body,
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _return_http_data_only=True,
-            _request_timeout=REQUEST_TIMEOUT_SECONDS,
+            content_type=content_type,
         )
-        data: RawObject = json.loads(response.data or b"{}")
-        return data
 
     # -- targets ------------------------------------------------------------------------
 

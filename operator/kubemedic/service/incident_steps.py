@@ -51,21 +51,13 @@ async def diagnose(runtime: OperatorRuntime, *, body: Body, status: IncidentStat
         incident_namespace=namespace,
         generation=body.metadata.get("generation"),
     )
-    incidents = runtime.remediation.remediator.incidents
-    resource_version = str(body.metadata.get("resourceVersion"))
     if scheduling.still_unknown(status, outcome.diagnosis.category if outcome.diagnosis else None):
         # NB: a young Unknown Incident is looked at again; while nothing new shows, only
         # the time of the look is recorded (no history, Event or notification each time).
         quiet = status.model_copy(
             update={"diagnosed_time": datetime.now(UTC).replace(microsecond=0)}
         )
-        await asyncio.to_thread(
-            incidents.patch_status,
-            namespace,
-            name,
-            status=status_patch(quiet),
-            resource_version=resource_version,
-        )
+        await _write(runtime, body, quiet)
         return
     new_status = await notify_transition(
         runtime.notifier,
@@ -80,13 +72,7 @@ async def diagnose(runtime: OperatorRuntime, *, body: Body, status: IncidentStat
     )
     if not runtime.leadership.is_leader:
         return  # NB: never write after losing the lead; the new leader diagnoses again
-    await asyncio.to_thread(
-        incidents.patch_status,
-        namespace,
-        name,
-        status=status_patch(new_status),
-        resource_version=resource_version,
-    )
+    await _write(runtime, body, new_status)
     if not outcome.target_found:
         if find_condition(status.conditions, ConditionType.TARGET_FOUND) is None:
             retry = scheduling.MISSING_TARGET_RETRY_SECONDS
@@ -147,6 +133,17 @@ async def advance(runtime: OperatorRuntime, *, body: Body) -> None:
                 reason=event.reason,
                 message=event.message,
             )
+
+
+async def _write(runtime: OperatorRuntime, body: Body, status: IncidentStatus) -> None:
+    """Write the Incident's status if nobody wrote it since the watch delivered ``body``."""
+    await asyncio.to_thread(
+        runtime.remediation.remediator.incidents.patch_status,
+        str(body.metadata.namespace),
+        str(body.metadata.name),
+        status=status_patch(status),
+        resource_version=str(body.metadata.get("resourceVersion")),
+    )
 
 
 async def _post(
