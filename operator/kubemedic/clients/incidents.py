@@ -25,18 +25,18 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from kubemedic.clients.kube import (
+    MERGE_PATCH,
     ConflictError,
     KubeReader,
     PatchRejectedError,
     RawObject,
     api_message,
-    call_json,
+    send_json,
 )
 from kubemedic.constants import API_GROUP, API_VERSION, FIELD_MANAGER, INCIDENT_PLURAL
 
 logger = logging.getLogger(__name__)
 
-MERGE_PATCH: Final = "application/merge-patch+json"
 #: The field manager of what a person changes with the CLI (approvals).
 CLI_FIELD_MANAGER: Final = "kubemedic-cli"
 _CONFLICT: Final = 409
@@ -67,12 +67,12 @@ class IncidentStore:
         items: builtins.list[RawObject] = []
         page: str | None = None
         while True:
-            query = [("limit", str(_PAGE))]
+            query = {"limit": str(_PAGE)}
             if label_selector:
-                query.append(("labelSelector", label_selector))
+                query["labelSelector"] = label_selector
             if page:
-                query.append(("continue", page))
-            found = call_json(self.api, "GET", self.path(namespace), query=query)
+                query["continue"] = page
+            found = send_json(self.api, "GET", self.path(namespace), query=query)
             items += [
                 {"apiVersion": f"{API_GROUP}/{API_VERSION}", "kind": "Incident", **item}
                 for item in found.get("items") or []
@@ -87,12 +87,12 @@ class IncidentStore:
         namespace = str(body["metadata"]["namespace"])
         name = str(body["metadata"]["name"])
         try:
-            created = call_json(
+            created = send_json(
                 self.api,
                 "POST",
                 self.path(namespace),
                 body=body,
-                query=[("fieldManager", FIELD_MANAGER)],
+                query={"fieldManager": FIELD_MANAGER},
             )
         except ApiException as exc:
             if exc.status != _CONFLICT:
@@ -139,13 +139,13 @@ class IncidentStore:
         self, path: str, body: RawObject, *, field_manager: str, rejectable: bool
     ) -> RawObject:
         try:
-            return call_json(
+            return send_json(
                 self.api,
                 "PATCH",
                 path,
                 body=body,
                 content_type=MERGE_PATCH,
-                query=[("fieldManager", field_manager)],
+                query={"fieldManager": field_manager},
             )
         except ApiException as exc:
             if exc.status == _CONFLICT:

@@ -21,6 +21,8 @@ LOG_TIMEOUT_SECONDS: Final = 5.0
 
 #: A Kubernetes object exactly as the API server returned it.
 RawObject = dict[str, Any]
+JSON_PATCH: Final = "application/json-patch+json"
+MERGE_PATCH: Final = "application/merge-patch+json"
 
 
 class ConflictError(RuntimeError):
@@ -41,31 +43,6 @@ def api_message(exc: ApiException) -> str:
         return str(json.loads(exc.body).get("message") or exc.reason)
     except (TypeError, ValueError, AttributeError):
         return str(exc.reason)
-
-
-def call_json(
-    api: client.ApiClient,
-    method: str,
-    path: str,
-    *,
-    query: list[tuple[str, str]] | None = None,
-    body: Any = None,
-    content_type: str = "application/json",
-) -> RawObject:
-    """One API request with a JSON answer, as plain data (no typed models, see above)."""
-    response = api.call_api(
-        path,
-        method,
-        query_params=query or [],
-        header_params={"Content-Type": content_type, "Accept": "application/json"},
-        body=body,
-        auth_settings=["BearerToken"],
-        _preload_content=False,
-        _return_http_data_only=True,
-        _request_timeout=REQUEST_TIMEOUT_SECONDS,
-    )
-    data: RawObject = json.loads(response.data or b"{}")
-    return data
 
 
 class KubeReader:
@@ -165,3 +142,31 @@ class KubeReader:
             logger.debug("no log for %s/%s[%s]: %r", namespace, pod, container, exc)
             return None
         return data.decode("utf-8", errors="replace")
+
+
+def send_json(
+    api: client.ApiClient,
+    method: str,
+    path: str,
+    *,
+    body: Any = None,
+    content_type: str = "application/json",
+    query: dict[str, str] | None = None,
+) -> RawObject:
+    """A write (PATCH, DELETE, ...) with a JSON body; the answer as plain JSON.
+
+    Raises ``ApiException``; callers turn the statuses they expect into their own errors.
+    """
+    response = api.call_api(
+        path,
+        method,
+        query_params=list((query or {}).items()),
+        header_params={"Content-Type": content_type, "Accept": "application/json"},
+        body=body,
+        auth_settings=["BearerToken"],
+        _preload_content=False,
+        _return_http_data_only=True,
+        _request_timeout=REQUEST_TIMEOUT_SECONDS,
+    )
+    data: RawObject = json.loads(response.data or b"{}")
+    return data

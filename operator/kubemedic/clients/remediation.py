@@ -9,7 +9,7 @@ writers (a retry, a second replica) can never both succeed on the same version.
 from __future__ import annotations
 
 import logging
-from typing import Any, Final
+from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -17,12 +17,13 @@ from kubernetes.client.exceptions import ApiException
 from kubemedic.clients.evidence import object_path
 from kubemedic.clients.incidents import IncidentStore
 from kubemedic.clients.kube import (
+    JSON_PATCH,
     ConflictError,
     KubeReader,
     PatchRejectedError,
     RawObject,
     api_message,
-    call_json,
+    send_json,
 )
 from kubemedic.constants import (
     API_GROUP,
@@ -37,8 +38,6 @@ from kubemedic.models.policy import RemediationPolicySpec
 from kubemedic.models.target import TargetKind
 
 logger = logging.getLogger(__name__)
-
-JSON_PATCH: Final = "application/json-patch+json"
 
 
 class Remediator:
@@ -58,14 +57,7 @@ class Remediator:
         content_type: str = "application/json",
         query: dict[str, str] | None = None,
     ) -> RawObject:
-        return call_json(
-            self.api,
-            method,
-            path,
-            query=list((query or {}).items()),
-            body=body,
-            content_type=content_type,
-        )
+        return send_json(self.api, method, path, body=body, content_type=content_type, query=query)
 
     # -- targets ------------------------------------------------------------------------
 
