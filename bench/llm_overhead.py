@@ -44,9 +44,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from kubemedic.clients.tokenizer import load_token_counter
 from kubemedic.domain import knowledge, llm_output
-from kubemedic.domain import prompt as prompt_module
 from kubemedic.domain.diagnose import diagnose_bundle
 from kubemedic.domain.prompt import PromptBudget, TokenCounter, build_prompt
+from kubemedic.domain.prompt import logs as prompt_logs
 from kubemedic.domain.redaction import Redactor
 from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.diagnosis import Diagnosis
@@ -89,7 +89,7 @@ def cold(tokenizer: TokenCounter) -> TokenCounter:
     """A counter with nothing remembered, and the log cache emptied: every diagnosis is
     measured cold (the refiner remembers the static prefix's count across incidents, so
     these numbers are an upper bound)."""
-    prompt_module._prepare_log.cache_clear()
+    prompt_logs._prepare_log.cache_clear()
     return functools.lru_cache(maxsize=256)(tokenizer)
 
 

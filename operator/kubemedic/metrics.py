@@ -17,7 +17,8 @@ TARGET_NOT_FOUND: Final = Counter(
 )
 DIAGNOSIS_ERRORS: Final = Counter(
     "kubemedic_diagnosis_errors_total",
-    "Diagnosis attempts that failed with an error (retried).",
+    "Diagnosis attempts that failed with an error (retried), by stage "
+    "(gather, enrich, rules, refine).",
     ["stage"],
 )
 GATHER_SECONDS: Final = Histogram(

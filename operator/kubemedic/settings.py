@@ -10,6 +10,8 @@ from typing import Annotated, Literal, Self
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from kubemedic.domain.redaction import DEFAULT_ENV_VALUE_ALLOWLIST
+
 
 class OperatorSettings(BaseSettings):
     """Everything ``kubemedic run`` can be told; each field is ``KUBEMEDIC_<NAME>``."""
@@ -55,7 +57,10 @@ class OperatorSettings(BaseSettings):
         description="how long an applied action may take to make the target healthy",
     )
     approval_ttl_seconds: int = Field(
-        default=3600, ge=60, description="approval lifetime when no RemediationPolicy sets one"
+        default=3600,
+        ge=60,
+        description="how long an approval stays valid, and how long an action waits for one, "
+        "when no RemediationPolicy decided it",
     )
     # -- leader election (only the leader reconciles Incidents and applies actions) ------------
     leader_election: bool = Field(
@@ -211,6 +216,21 @@ class OperatorSettings(BaseSettings):
         description="extra regular expressions to redact before anything is sent: a JSON "
         "list, or one per line; a group named `secret` limits the redaction to it",
     )
+    llm_send_env_values: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_ENV_VALUE_ALLOWLIST),
+        description="env variable names (shell globs) whose values are sent to the model; "
+        "other env variables are sent by name only (comma-separated or a JSON list)",
+    )
+    llm_send_commands: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="container names (shell globs) whose command, args, probe commands and "
+        "probe headers are sent to the model; none by default (comma-separated or a JSON list)",
+    )
+    runbook_knowledge_namespaces: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="namespaces whose runbook ConfigMaps are read (comma-separated or a JSON "
+        "list); empty: the operator's own namespace only",
+    )
     llm_prompt_token_budget: int = Field(
         default=8192, ge=4096, le=1_000_000, description="most tokens a prompt may have"
     )
@@ -231,7 +251,13 @@ class OperatorSettings(BaseSettings):
         default=60, ge=0, le=86400, description="how long runbook ConfigMaps are cached"
     )
 
-    @field_validator("llm_urls", mode="before")
+    @field_validator(
+        "llm_urls",
+        "llm_send_env_values",
+        "llm_send_commands",
+        "runbook_knowledge_namespaces",
+        mode="before",
+    )
     @classmethod
     def _split_urls(cls, value: object) -> object:
         if isinstance(value, str):

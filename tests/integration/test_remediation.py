@@ -19,12 +19,14 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from prometheus_client.parser import text_string_to_metric_families
 
 from localcluster import LocalCluster
 from support.operator import GROUP, PLURAL, VERSION, OperatorProcess, incident_body, start_operator
@@ -63,6 +65,20 @@ def _cli(cluster: LocalCluster, *args: str) -> subprocess.CompletedProcess[str]:
         env=env,
         check=False,
     )
+
+
+def _actions_total(operator: OperatorProcess, action_type: str) -> dict[str, float]:
+    """``kubemedic_actions_total`` of one action type, by outcome, from the operator."""
+    url = f"http://127.0.0.1:{operator.metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    return {
+        sample.labels["outcome"]: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "kubemedic_actions"
+        for sample in family.samples
+        if sample.name == "kubemedic_actions_total" and sample.labels["type"] == action_type
+    }
 
 
 def _memory_limit(apps: client.AppsV1Api, namespace: str, name: str) -> str:
@@ -309,6 +325,7 @@ def test_fix_that_does_not_help_is_reverted(
         namespace, deployment("img", replicas=1, failure="oomkilled", memory_limit="64Mi")
     )
     wait_for(lambda: _restarting(core, namespace, "img"), timeout=60, what="img OOM looping")
+    before = _actions_total(operator, "SetResources")
     custom.create_namespaced_custom_object(
         GROUP, VERSION, namespace, PLURAL, incident_body("img", "img")
     )
@@ -322,6 +339,20 @@ def test_fix_that_does_not_help_is_reverted(
     assert _memory_limit(apps, namespace, "img") == "64Mi"
     conditions = {c["type"]: c for c in status["conditions"]}
     assert conditions["Remediated"]["reason"] == "ActionFailed"
+    # Counted and told once: a revert used to count as "failed" and "reverted" both.
+    after = _actions_total(operator, "SetResources")
+    changed = {k: after[k] - before.get(k, 0.0) for k in after if after[k] != before.get(k, 0.0)}
+    assert changed == {"applied": 1.0, "reverted": 1.0}
+    assert _steps(status).count("Reverted") == 1
+
+    def reverted_events() -> dict[str, int]:
+        events = core.list_namespaced_event(namespace, field_selector="reason=Reverted").items
+        kinds = [e.involved_object.kind for e in events if e.involved_object.name == "img"]
+        return {kind: kinds.count(kind) for kind in kinds}
+
+    # The Events are posted right after the status is written: one on each object.
+    wait_for(lambda: len(reverted_events()) == 2, timeout=30, what="Reverted Events posted")
+    assert reverted_events() == {"Incident": 1, "Deployment": 1}
 
 
 def test_unknown_and_malformed_approvals(
@@ -369,3 +400,57 @@ def test_unknown_and_malformed_approvals(
     )
     assert status["phase"] == "AwaitingApproval"
     assert apps.read_namespaced_deployment("pay", namespace).metadata.generation == generation
+
+
+def _ready(custom: client.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any] | None:
+    obj = custom.get_namespaced_custom_object(
+        GROUP, VERSION, namespace, "remediationpolicies", name
+    )
+    status = obj.get("status") or {}
+    if status.get("observedGeneration") != obj["metadata"]["generation"]:
+        return None
+    ready = [c for c in status.get("conditions", []) if c["type"] == "Ready"]
+    return {"generation": obj["metadata"]["generation"], **ready[0]} if ready else None
+
+
+def test_policies_get_a_ready_condition_and_observed_generation(
+    operator: OperatorProcess,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+) -> None:
+    _policy(custom, namespace, autoApproveUpTo="Low")
+    first = wait_for(lambda: _ready(custom, namespace, "team"), timeout=30, what="policy Ready")
+    assert (first["status"], first["reason"], first["generation"]) == ("True", "Valid", 1)
+    assert first["observedGeneration"] == 1
+
+    custom.patch_namespaced_custom_object(
+        GROUP, VERSION, namespace, "remediationpolicies", "team", {"spec": {"dryRunOnly": True}}
+    )
+    second = wait_for(
+        lambda: (r := _ready(custom, namespace, "team")) and r["generation"] == 2 and r,
+        timeout=30,
+        what="policy generation 2 observed",
+    )
+    assert (second["status"], second["observedGeneration"]) == ("True", 2)
+    # The status did not flip, so its transition time stays.
+    assert second["lastTransitionTime"] == first["lastTransitionTime"]
+
+    # A tenant's policy that names only another namespace covers nothing: said, not applied.
+    custom.create_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        namespace,
+        "remediationpolicies",
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "RemediationPolicy",
+            "metadata": {"name": "elsewhere"},
+            "spec": {"allowedActions": ["RestartRollout"], "namespaces": ["payments"]},
+        },
+    )
+    elsewhere = wait_for(
+        lambda: _ready(custom, namespace, "elsewhere"), timeout=30, what="policy checked"
+    )
+    assert (elsewhere["status"], elsewhere["reason"]) == ("False", "CoversNothing")
+    assert elsewhere["message"].startswith("spec.namespaces:")
+    assert "'payments'" in elsewhere["message"]

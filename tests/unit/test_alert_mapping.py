@@ -161,7 +161,10 @@ def test_no_target_message_lists_the_labels_looked_for() -> None:
             {"kind": "ConfigMap", "name": "x"},
             {"kind": "StatefulSet", "name": "db", "controller": True}]}},
          ("StatefulSet", "db")),
-        ({"metadata": {"ownerReferences": [{"kind": "ReplicaSet", "name": "x"}]}}, None),
+        # Not marked as the controller: the only reference counts (one rule, view.controller_ref).
+        ({"metadata": {"ownerReferences": [{"kind": "ReplicaSet", "name": "x"}]}},
+         ("ReplicaSet", "x")),
+        ({"metadata": {"ownerReferences": [{"kind": "ReplicaSet"}, {"name": "y"}]}}, None),
         ({"metadata": {}}, None),
         ({"metadata": {"ownerReferences": "garbage"}}, None),
     ],

@@ -378,6 +378,8 @@ def test_operator_rules_cover_what_the_code_does() -> None:
         ("kubemedic.dev", "incidents", "patch"),
         ("kubemedic.dev", "incidents/status", "patch"),
         ("kubemedic.dev", "remediationpolicies", "list"),
+        ("kubemedic.dev", "remediationpolicies", "watch"),
+        ("kubemedic.dev", "remediationpolicies/status", "patch"),
         ("", "events", "create"),
         ("", "events", "list"),
         ("", "pods/log", "get"),

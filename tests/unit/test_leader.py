@@ -24,6 +24,7 @@ from kubemedic.domain.leader import (
     lease_spec,
     micro_time,
     next_move,
+    precedes,
     released_spec,
     still_leading,
 )
@@ -319,3 +320,34 @@ def test_a_leader_acts_only_within_the_renew_deadline(
     last_renewed: datetime | None, leading: bool
 ) -> None:
     assert still_leading(last_renewed=last_renewed, now=NOW, timings=TIMINGS) is leading
+
+
+# -- ordering watch events without comparing resourceVersions -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("older", "newer"),
+    [
+        # the same term: a later renewal
+        ({"renew": "2025-03-14T10:29:58.000000Z"}, {"renew": "2025-03-14T10:30:00.000001Z"}),
+        # a new term wins even if its holder's clock is behind
+        (
+            {"renew": "2025-03-14T10:30:00.000000Z", "transitions": 4},
+            {"renew": "2025-03-14T10:29:00.000000Z", "transitions": 5},
+        ),
+    ],
+)
+def test_a_stale_watch_event_precedes_what_was_observed(
+    older: dict[str, Any], newer: dict[str, Any]
+) -> None:
+    assert precedes(record(ME, **older), record(ME, **newer))
+    assert not precedes(record(ME, **newer), record(ME, **older))
+
+
+def test_records_that_cannot_be_ordered_are_not_called_stale() -> None:
+    assert not precedes(record(ME), None)
+    assert not precedes(record(ME), record(ME))
+    assert not precedes(record(ME, renew=None), record(ME))
+    assert not precedes(record(ME, renew="not a time"), record(ME))
+    # NB: resourceVersions play no part: "9" vs "10" would have been misordered as text.
+    assert not precedes(record(OTHER, transitions=5), record(ME, transitions=4))

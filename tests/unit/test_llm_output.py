@@ -30,6 +30,7 @@ from kubemedic.domain.diagnose import diagnose_bundle
 from kubemedic.domain.llm_output import (
     AGREEMENT_WEIGHT,
     LLM_ONLY_MAX_CONFIDENCE,
+    MODEL_WRITTEN,
     ActionProposal,
     ActionScope,
     CitedEvidence,
@@ -435,6 +436,11 @@ def test_combine(
             assert combined.actions == base.actions
     assert "# rules runbook" in combined.runbook
     assert "kubectl -n shop describe pod" in combined.runbook
+    # What the model wrote is marked as such where a person reads it: its runbook section
+    # (above the model's own kubectl command), and its root cause in the evidence.
+    model_part = combined.runbook.index(f"## {MODEL_WRITTEN}")
+    assert model_part < combined.runbook.index("kubectl -n shop describe pod")
+    assert any(e.startswith(f"LLM root cause ({MODEL_WRITTEN})") for e in combined.evidence)
     assert "LLM: OOMKilled [Pod/shop/web-7d9f-a1]" in combined.evidence
 
 
@@ -462,3 +468,17 @@ def _without_extensions(node: Any) -> Any:
     if isinstance(node, list):
         return [_without_extensions(v) for v in node]
     return node
+
+
+def test_model_written_escalations_are_marked() -> None:
+    escalate = proposal(
+        "Deployment", "shop", "web", "Escalate", reason="page the team", instructions="run x"
+    )
+    [action], _ = check_actions([escalate], SCOPE)
+    assert action.params["reason"] == f"{MODEL_WRITTEN}: page the team"
+    assert action.params["instructions"] == f"{MODEL_WRITTEN}: run x"
+    # Within the params' limits, and marked once however often it is checked.
+    long = proposal("Deployment", "shop", "web", "Escalate", reason="r" * 1024)
+    [action], _ = check_actions([long], SCOPE)
+    assert len(action.params["reason"]) == 1024
+    assert action.params["reason"].startswith(MODEL_WRITTEN)

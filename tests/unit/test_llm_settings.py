@@ -3,6 +3,9 @@
 - base URLs come from ``KUBEMEDIC_LLM_URL`` (one), ``KUBEMEDIC_LLM_URLS`` (comma-separated or
   a JSON list, as the Helm chart writes it) or both, without duplicates; none means off;
 - extra redaction patterns are a JSON list or one per line (commas belong to regexes);
+- the allow-lists (env values, containers whose commands are sent, runbook namespaces)
+  are comma-separated or JSON lists, and by default send no commands and read runbooks
+  only from the operator's namespace;
 - mistakes are refused with a message naming the setting: a bad regex, a URL without
   a scheme, a knowledge budget over half the prompt budget, a prompt budget below 4096.
 """
@@ -17,7 +20,14 @@ from kubemedic.settings import OperatorSettings
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("KUBEMEDIC_LLM_URL", "KUBEMEDIC_LLM_URLS", "KUBEMEDIC_LLM_REDACT_PATTERNS"):
+    for name in (
+        "KUBEMEDIC_LLM_URL",
+        "KUBEMEDIC_LLM_URLS",
+        "KUBEMEDIC_LLM_REDACT_PATTERNS",
+        "KUBEMEDIC_LLM_SEND_ENV_VALUES",
+        "KUBEMEDIC_LLM_SEND_COMMANDS",
+        "KUBEMEDIC_RUNBOOK_KNOWLEDGE_NAMESPACES",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -76,3 +86,27 @@ def test_redact_patterns(monkeypatch: pytest.MonkeyPatch, value: str, patterns: 
 def test_mistakes_are_refused(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         OperatorSettings(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("KUBEMEDIC_LLM_SEND_ENV_VALUES", "LOG_*, TZ", ["LOG_*", "TZ"]),
+        ("KUBEMEDIC_LLM_SEND_COMMANDS", '["app", "sidecar-*"]', ["app", "sidecar-*"]),
+        ("KUBEMEDIC_RUNBOOK_KNOWLEDGE_NAMESPACES", "sre,platform", ["sre", "platform"]),
+    ],
+)
+def test_allow_lists(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: list[str]
+) -> None:
+    monkeypatch.setenv(name, value)
+    settings = OperatorSettings()
+    assert getattr(settings, name.removeprefix("KUBEMEDIC_").lower()) == expected
+
+
+def test_allow_list_defaults_send_no_commands_and_read_only_the_operators_runbooks() -> None:
+    settings = OperatorSettings()
+    assert settings.llm_send_commands == []
+    assert settings.runbook_knowledge_namespaces == []
+    assert "LOG_LEVEL" in settings.llm_send_env_values
+    assert not any("PASS" in name or "SECRET" in name for name in settings.llm_send_env_values)

@@ -9,6 +9,9 @@ sent to a model server:
   name, secret-named map keys and the last-applied-configuration annotation; the input is
   not changed;
 - values of env variables fed from Secrets are redacted wherever a bundle's logs print them;
+- containers by allow-list: env values only for allow-listed names, no command, args,
+  exec-probe or hook commands and no probe header values unless the container is allowed;
+- escaped forms (JSON inside JSON, ``\\u003d``) and tokens split over two lines;
 - extra patterns from the settings (whole match or a ``secret`` group; bad ones refused);
 - redaction is idempotent and does not backtrack for long on adversarial input.
 """
@@ -218,7 +221,20 @@ POD = {
                     },
                     {"name": "DB_PASSWORD", "value": "hunter2"},
                     {"name": "LOG_LEVEL", "value": "debug"},
+                    {"name": "REDIS_URL", "value": "redis://:pw0rd@cache:6379"},
                 ],
+                "args": ["--db-dsn", "mysql://root:toor@db/app"],
+                "command": ["/app/server", "-p", "Str0ngPass"],
+                "livenessProbe": {
+                    "exec": {"command": ["sh", "-c", "PGPASSWORD=pg1234 pg_isready"]},
+                },
+                "readinessProbe": {
+                    "httpGet": {
+                        "path": "/ready",
+                        "port": 8080,
+                        "httpHeaders": [{"name": "X-Api-Token", "value": "hdr-5ecret"}],
+                    }
+                },
                 "secretRef": {"name": "keep-me"},
             }
         ],
@@ -238,8 +254,27 @@ POD = {
         ),
         (
             POD,
-            ["leaked-resolved-value", "hunter2", "letmein", "abc-123-secret"],
-            ["PAYMENT_PROVIDER_CONFIG", "DB_PASSWORD", "debug", "db-credentials", "keep-me"],
+            [
+                "leaked-resolved-value",
+                "hunter2",
+                "letmein",
+                "abc-123-secret",
+                "pw0rd",
+                "toor",
+                "Str0ngPass",
+                "pg1234",
+                "hdr-5ecret",
+            ],
+            [
+                "PAYMENT_PROVIDER_CONFIG",
+                "DB_PASSWORD",
+                "REDIS_URL",
+                "debug",
+                "db-credentials",
+                "keep-me",
+                "X-Api-Token",
+                "/ready",
+            ],
         ),
     ],
     ids=["secret", "pod"],
@@ -315,3 +350,74 @@ def test_adversarial_input_redacts_quickly(text: str) -> None:
     started = time.perf_counter()
     Redactor().redact_text(text)
     assert time.perf_counter() - started < 2.0
+
+
+def test_allow_listed_containers_and_env_names_are_sent() -> None:
+    redactor = Redactor.with_extra_patterns(
+        [], env_values=["LOG_*", "REDIS_URL"], command_containers=["app"]
+    )
+    container = redactor.redact_object(POD)["spec"]["containers"][0]
+    values = {e["name"]: e["value"] for e in container["env"]}
+    assert values["LOG_LEVEL"] == "debug"
+    # Allowed, and still through the text detector: the URL keeps its shape, not its password.
+    assert values["REDIS_URL"] == "redis://:[REDACTED:password]@cache:6379"
+    assert values["DB_PASSWORD"] == "[REDACTED:env-value]"
+    assert values["PAYMENT_PROVIDER_CONFIG"] == "[REDACTED:env-value]"
+    assert container["command"][0] == "/app/server"
+    assert container["livenessProbe"]["exec"]["command"][:2] == ["sh", "-c"]
+    assert "pg1234" not in repr(container)
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ('{"msg":"cfg","payload":"{\\"db_password\\":\\"Xy7-secret-9\\"}"}', "Xy7-secret-9"),
+        ('{"line":"SECRET_KEY\\u003dAb12Cd34Ef56Gh"}', "Ab12Cd34Ef56Gh"),
+        (
+            "Authorization: token ghp_0123456789abcdefABCD\nEFGHIJKLmnopqrstuv12",
+            "EFGHIJKLmnopqrstuv12",
+        ),
+        ("db:\n  password: |\n    Zq9xLm2Wv8Rt\n  pool: 5", "Zq9xLm2Wv8Rt"),
+        ("connecting to redis://:Rz8-pass@cache:6379", "Rz8-pass"),
+        ("+ curl -u admin:Adm1n-pw https://x", "Adm1n-pw"),
+        ("mysql -uroot -pMy5qlPw -e 'select 1'", "My5qlPw"),
+        ("<password>X9-xml-pw</password>", "X9-xml-pw"),
+        ("GET /x Authorization: Token 0a1b2c3d4e5f60718293a4b5c6d7e8f9", "0a1b2c3d4e5f6071"),
+        ("mailer SG.abcdefghijklmnop1234.qrstuvwxyzABCDEF5678", "qrstuvwxyzABCDEF5678"),
+        ("GET /o?X-Amz-Signature=" + "ab12" * 16, "ab12ab12ab12"),
+        ("docker login -u bob -p D0ckerPw registry.io", "D0ckerPw"),
+        ("password is Hunter2Pw", "Hunter2Pw"),
+        ("-Djavax.net.ssl.keyStorePassword=changeit", "changeit"),
+        ("mongodb+srv://admin:M0ngoPw@cluster0.mongodb.net/test", "M0ngoPw"),
+        ("Set-Cookie: JSESSIONID=8F3A1C2B4D5E6F7A8B9C0D1E; Path=/", "8F3A1C2B4D5E6F7A"),
+        ("secret: !!binary c2VjcmV0LXZhbHVl", "c2VjcmV0LXZhbHVl"),
+        ("HEROKU_API_KEY=01234567-89ab-cdef-0123-456789abcdef", "01234567-89ab"),
+    ],
+)
+def test_escaped_split_and_syntactic_forms_are_redacted(text: str, secret: str) -> None:
+    redacted = Redactor().redact_text(text)
+    assert secret not in redacted
+    assert Redactor().redact_text(redacted) == redacted
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "token is expired",
+        "error: api_key: missing",
+        "usage prompt_tokens=1523 completion_tokens=211",
+        "authentication failed: invalid password for user app",
+        "oauth2: cannot fetch token: 401 Unauthorized",
+        "golang.org/x/net v0.25.0 h1:d/OCCoBEUq33pjydKrGQhw7IlUPI2Oylr+8qLx49kac=",
+        "POST /api/v2/Users/12345/OrderHistory/Items 201",
+        "trace_id=4bf92f3577b34da6a3ce929d0e0e4736",
+        "DB_PASSWORD=${DB_PASSWORD}",
+        "pull access denied, may require authorization: server message: insufficient_scope",
+        "cache hit key=GET:/api/v1/Products/42",
+        "password is required",
+        "commit hash 9fceb02d0ae598e95dc970b74767f19372d61af8",
+        "idempotency key 7f3c9a2e-1b4d-4e8f-9a6b-2c1d0e9f8a7b",
+    ],
+)
+def test_error_phrases_hashes_and_counts_are_kept(text: str) -> None:
+    assert Redactor().redact_text(text) == text

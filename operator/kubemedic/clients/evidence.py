@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from kubemedic.clients.kube import KubeReader, RawObject
+from kubemedic.domain import view
 from kubemedic.models.bundle import MAX_LOG_CHARS, ContainerLog, IncidentBundle
 from kubemedic.models.target import KIND_API_VERSIONS, TargetKind, TargetRef
 
@@ -219,12 +220,7 @@ def _pods_owned_by(
 def _add_owner_chain(reader: KubeReader, found: _Collected, obj: RawObject, namespace: str) -> None:
     current = obj
     for _ in range(4):  # Pod → ReplicaSet → Deployment is the longest chain we follow
-        refs = [
-            r
-            for r in current.get("metadata", {}).get("ownerReferences") or []
-            if isinstance(r, dict)
-        ]
-        ref = next((r for r in refs if r.get("controller")), refs[0] if refs else None)
+        ref = view.controller_ref(current)
         plural = _WORKLOAD_KINDS.get(str(ref.get("kind"))) if ref else None
         if not ref or not plural:
             return

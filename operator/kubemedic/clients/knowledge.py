@@ -1,4 +1,4 @@
-"""Runbook knowledge from ConfigMaps in the operator's namespace.
+"""Runbook knowledge from ConfigMaps in the namespaces the settings name.
 
 A ConfigMap labelled ``kubemedic.dev/runbook=true`` holds runbooks: every data key is one
 markdown document, the annotation ``kubemedic.dev/categories`` (comma-separated) names the
@@ -17,8 +17,11 @@ categories it is about. Example::
         ...
 
 The list is cached for ``ttl_seconds`` (runbooks change rarely; an incident storm must not
-become a ConfigMap list storm). A failed list keeps the last good copy. The operator needs
-``list`` on ``configmaps`` in its own namespace (the Helm chart grants it).
+become a ConfigMap list storm). A failed list keeps the last good copy. Runbooks go into every
+prompt's trusted prefix, so they are read only from the operator's namespace and the
+namespaces named in ``KUBEMEDIC_RUNBOOK_KNOWLEDGE_NAMESPACES``, never from tenants'
+namespaces by default. The operator needs ``list`` on ``configmaps`` there (the Helm chart
+grants it in its own namespace).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -63,11 +66,13 @@ class ConfigMapKnowledge:
         reader: KubeReader,
         *,
         namespace: str,
+        extra_namespaces: Sequence[str] = (),
         ttl_seconds: float = DEFAULT_TTL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.reader = reader
         self.namespace = namespace
+        self.namespaces = tuple(dict.fromkeys([namespace, *extra_namespaces]))
         self.ttl_seconds = ttl_seconds
         self._clock = clock
         self._docs: tuple[KnowledgeDoc, ...] = ()
@@ -79,18 +84,20 @@ class ConfigMapKnowledge:
             now = self._clock()
             if self._loaded_at is not None and now - self._loaded_at < self.ttl_seconds:
                 return self._docs
+            items = []
             try:
-                items = await asyncio.to_thread(
-                    self.reader.list,
-                    f"/api/v1/namespaces/{self.namespace}/configmaps",
-                    api_version="v1",
-                    kind="ConfigMap",
-                    label_selector=f"{RUNBOOK_LABEL}=true",
-                )
+                for namespace in self.namespaces:
+                    items += await asyncio.to_thread(
+                        self.reader.list,
+                        f"/api/v1/namespaces/{namespace}/configmaps",
+                        api_version="v1",
+                        kind="ConfigMap",
+                        label_selector=f"{RUNBOOK_LABEL}=true",
+                    )
             except Exception as exc:  # noqa: BLE001 - any API failure: keep the last copy
                 logger.warning(
                     "cannot list runbook ConfigMaps in %s (keeping %d cached): %s",
-                    self.namespace,
+                    ", ".join(self.namespaces),
                     len(self._docs),
                     exc,
                 )

@@ -107,7 +107,7 @@ class LeaderElector:
         record = election.LeaseRecord.from_lease(lease)
         version = str((lease or {}).get("metadata", {}).get("resourceVersion") or "")
         with self._lock:
-            if lease and _older(version, self._resource_version):
+            if record is not None and election.precedes(record, self._record):
                 # NB: a watch event can arrive after our own write returned a newer version;
                 # taking it would make the next renewal conflict (409) for nothing.
                 return
@@ -339,13 +339,6 @@ async def _first(*waits: Any) -> None:
     finally:
         for task in tasks:
             task.cancel()
-
-
-def _older(version: str, than: str | None) -> bool:
-    """Whether ``version`` precedes ``than`` (etcd's versions are integers; else: unknown)."""
-    if not than or not version.isdigit() or not than.isdigit():
-        return False
-    return int(version) < int(than)
 
 
 def _seconds(value: float) -> timedelta:

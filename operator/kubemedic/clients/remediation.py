@@ -1,5 +1,6 @@
 """Writes to the cluster for remediation: JSON patches (dry-run first), pod deletion, and
-the reads the policy needs; Incidents through the one Incident client (``incidents``).
+the reads the policy needs; Incidents through the one Incident client (``incidents``), the
+policies through clients/policies.py.
 
 NB: every write carries ``fieldManager=kubemedic`` so ``managedFields`` shows who
 changed what; Incident status writes carry ``metadata.resourceVersion`` so two
@@ -8,13 +9,13 @@ writers (a retry, a second replica) can never both succeed on the same version.
 
 from __future__ import annotations
 
-import logging
+from datetime import datetime
 from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from kubemedic.clients.evidence import object_path
+from kubemedic.clients.evidence import TargetNotFoundError, gather_bundle, object_path
 from kubemedic.clients.incidents import IncidentStore
 from kubemedic.clients.kube import (
     JSON_PATCH,
@@ -25,19 +26,15 @@ from kubemedic.clients.kube import (
     api_message,
     send_json,
 )
+from kubemedic.clients.policies import PolicyStore
 from kubemedic.constants import (
-    API_GROUP,
-    API_VERSION,
     FIELD_MANAGER,
-    POLICY_PLURAL,
 )
 from kubemedic.domain import view
 from kubemedic.domain.policy import NamedPolicy
+from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.incident import Phase
-from kubemedic.models.policy import RemediationPolicySpec
-from kubemedic.models.target import TargetKind
-
-logger = logging.getLogger(__name__)
+from kubemedic.models.target import TargetKind, TargetRef
 
 
 class Remediator:
@@ -47,6 +44,7 @@ class Remediator:
         self.api = api
         self.reader = KubeReader(api)
         self.incidents = IncidentStore(api)
+        self.policy_store = PolicyStore(api)
 
     def _call(
         self,
@@ -66,6 +64,13 @@ class Remediator:
 
     def read(self, *, kind: str, namespace: str | None, name: str) -> RawObject | None:
         return self.reader.get(self.target_path(kind=kind, namespace=namespace, name=name))
+
+    def gather(self, target: TargetRef, *, now: datetime) -> IncidentBundle | None:
+        """The target's evidence, to verify a change; ``None`` when the target is gone."""
+        try:
+            return gather_bundle(self.reader, target, now=now)
+        except TargetNotFoundError:
+            return None
 
     def json_patch(
         self,
@@ -131,32 +136,15 @@ class Remediator:
                 return template if isinstance(template, dict) else None
         return None
 
-    # -- policy inputs ------------------------------------------------------------------
+    # -- policy inputs (clients/policies.py) ----------------------------------------------
 
     def policies(self) -> list[NamedPolicy]:
-        """Every valid RemediationPolicy (an invalid one is logged and skipped)."""
-        items = self.reader.list(
-            f"/apis/{API_GROUP}/{API_VERSION}/{POLICY_PLURAL}",
-            api_version=f"{API_GROUP}/{API_VERSION}",
-            kind="RemediationPolicy",
-        )
-        result = []
-        for item in items:
-            try:
-                spec = RemediationPolicySpec.model_validate(item.get("spec") or {})
-            except ValueError as exc:
-                logger.warning("ignoring invalid RemediationPolicy %s: %s", view.cite(item), exc)
-                continue
-            result.append(
-                NamedPolicy(namespace=view.namespace_of(item), name=view.name_of(item), spec=spec)
-            )
-        return result
+        return self.policy_store.policies()
 
     def namespace_labels(self, namespace: str | None) -> dict[str, str]:
-        if not namespace:
-            return {}
-        obj = self.reader.get(f"/api/v1/namespaces/{namespace}")
-        return view.labels_of(obj) if obj else {}
+        return self.policy_store.namespace_labels(namespace)
+
+    # -- incidents ------------------------------------------------------------------------
 
     def remediating_in(self, namespace: str, *, excluding: str) -> int:
         """How many other Incidents in ``namespace`` are applying or verifying an action."""
@@ -165,4 +153,16 @@ class Remediator:
             for item in self.incidents.list(namespace)
             if view.name_of(item) != excluding
             and view.get(item, "status", "phase") == Phase.REMEDIATING.value
+        )
+
+    # -- incidents (the one Incident client, clients/incidents.py) -------------------------
+
+    def read_incident(self, namespace: str, name: str) -> RawObject | None:
+        return self.incidents.get(namespace, name)
+
+    def write_incident_status(
+        self, namespace: str, name: str, *, status: dict[str, Any], resource_version: str
+    ) -> RawObject:
+        return self.incidents.patch_status(
+            namespace, name, status=status, resource_version=resource_version
         )

@@ -8,6 +8,8 @@ tests are tables of realistic Kubernetes objects.
 - :mod:`kubemedic.domain.view` indexes an IncidentBundle's raw objects (owners, revisions, events).
 - :mod:`kubemedic.domain.analyzers` holds one analyzer per failure mode.
 - :mod:`kubemedic.domain.diagnose` picks the best finding and builds the Diagnosis.
+- :mod:`kubemedic.domain.safety` keeps actions from doing harm: none for a recovered problem,
+  capacity (not deletions) for an overload, no template patch for an injected sidecar.
 - :mod:`kubemedic.domain.runbook` renders the human-readable markdown runbook.
 - :mod:`kubemedic.domain.redaction` removes secrets from everything sent to an LLM.
 - :mod:`kubemedic.domain.knowledge` ranks runbook documents for an incident (BM25).

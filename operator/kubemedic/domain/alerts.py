@@ -38,6 +38,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from kubemedic.constants import API_GROUP, GROUP_VERSION
+from kubemedic.domain import view
 from kubemedic.models.alertmanager import WebhookPayload
 from kubemedic.models.conditions import (
     ConditionReason,
@@ -305,13 +306,9 @@ def _hint(kind: TargetKind, namespace: str, name: str, *, label: str) -> TargetH
 
 
 def controller_of(obj: Mapping[str, Any]) -> tuple[str, str] | None:
-    """``(kind, name)`` of the object's controller (``ownerReferences[].controller``)."""
-    metadata = obj.get("metadata")
-    refs = metadata.get("ownerReferences") if isinstance(metadata, dict) else None
-    for ref in refs if isinstance(refs, list) else []:
-        if isinstance(ref, dict) and ref.get("controller") and ref.get("kind") and ref.get("name"):
-            return str(ref["kind"]), str(ref["name"])
-    return None
+    """``(kind, name)`` of the object's controller (:func:`~kubemedic.domain.view.controller_ref`)."""
+    ref = view.controller_ref(obj)
+    return (str(ref["kind"]), str(ref["name"])) if ref is not None else None
 
 
 def incident_namespace(target: TargetRef, *, alert_namespace: str) -> str:

@@ -6,33 +6,24 @@ How the winning finding is chosen (``rank_findings``):
    weaker one, whatever its category: a weak finding is a hint (an HPA at its maximum without
    ``ScalingLimited``, a not-ready node while pods elsewhere fail too), not a diagnosis.
 2. **Precedence among strong findings.** ``PRECEDENCE`` orders categories from cause to
-   symptom; the reasons, top to bottom:
-
-   - NodeNotReady: a dead node makes its pods look broken in every other way.
-   - BadRollout: a change just happened and the previous revision was healthy, so the
-     change is the cause whatever the symptom (crash, OOM, image, config, probe); a rollback
-     is the fastest recovery. Its analyzer already declines when the old revision fails too.
-   - QuotaExceeded: pods are not even created.
-   - ConfigError, ImagePullError, VolumeError: containers cannot be created or started; each
-     names the missing object. Config beats Volume because a missing ConfigMap volume is
-     reported as FailedMount.
-   - Unschedulable: pods cannot be placed (storage-related scheduling is a VolumeError).
-   - OOMKilled: the kernel's verdict is specific; it beats a generic crash.
-   - ProbeFailure: before CrashLoop because liveness-probe restarts look like crashes.
-   - CrashLoop: repeated exits with no more specific explanation.
-   - Evicted: evicted pods linger after their replacements run; a live failure matters more.
-   - ServiceNoEndpoints, HPAMaxedOut: the symptom seen from outside, or a capacity signal.
+   symptom; each failure mode's place, and the reason for it, is in
+   :mod:`kubemedic.domain.analyzers.registry`.
 3. **Confidence breaks remaining ties** (and orders the weak findings).
 
-Which analyzers run depends on the target kind (``ANALYZERS_BY_KIND``): a Node is judged by
-the node analyzer, a Service by the endpoints analyzer, a PersistentVolumeClaim by the
-volume analyzer; workloads, pods and HPAs by all pod-level analyzers.
+Which analyzers run depends on the target kind (``AnalyzerSpec.kinds`` in the registry): a
+Node is judged by the node analyzer, a Service by the endpoints analyzer, a
+PersistentVolumeClaim by the volume analyzer; workloads, pods and HPAs by all pod-level
+analyzers.
 
 The winner's evidence comes first; every other finding is appended as one "Also observed"
-line. If another *strong* finding is not explained by the winner (``EXPLAINS``), the
-confidence is lowered by ``AMBIGUITY_FACTOR``: two independent strong stories mean the engine
-is less sure which one the user is fighting. Nothing matched: category Unknown with an
-Escalate action that says what to look at.
+line. If another *strong* finding is not explained by the winner (``EXPLAINS``, from the
+registry), the confidence is lowered by ``AMBIGUITY_FACTOR``: two independent strong stories
+mean the engine is less sure which one the user is fighting. Nothing matched: category
+Unknown with an Escalate action that says what to look at.
+
+Last, the winner's actions pass :func:`kubemedic.domain.safety.apply` (do no harm): nothing for
+a problem that has recovered, capacity instead of pod deletions for an overload, no template
+patch for an injected sidecar.
 """
 
 import dataclasses
@@ -40,10 +31,9 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from kubemedic.domain import analyzers, runbook, view
+from kubemedic.domain import analyzers, runbook, safety, view
 from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.diagnosis import Category, Diagnosis
-from kubemedic.models.target import TargetKind
 
 logger = logging.getLogger(__name__)
 
@@ -56,64 +46,10 @@ MAX_DIAGNOSIS_EVIDENCE: Final = 20
 #: Confidence of an Unknown diagnosis: the engine knows it does not know.
 UNKNOWN_CONFIDENCE: Final = 0.1
 
-#: Categories from cause to symptom (see the module docstring for the reasoning).
-PRECEDENCE: Final[tuple[Category, ...]] = (
-    Category.NODE_NOT_READY,
-    Category.BAD_ROLLOUT,
-    Category.QUOTA_EXCEEDED,
-    Category.CONFIG_ERROR,
-    Category.IMAGE_PULL_ERROR,
-    Category.VOLUME_ERROR,
-    Category.UNSCHEDULABLE,
-    Category.OOM_KILLED,
-    Category.PROBE_FAILURE,
-    Category.CRASH_LOOP,
-    Category.EVICTED,
-    Category.SERVICE_NO_ENDPOINTS,
-    Category.HPA_MAXED_OUT,
-    Category.UNKNOWN,
-)
+#: Categories from cause to symptom, and the symptoms each accounts for (from the registry).
+PRECEDENCE: Final = analyzers.PRECEDENCE
+EXPLAINS: Final = analyzers.EXPLAINS
 _RANK: Final[Mapping[Category, int]] = {category: rank for rank, category in enumerate(PRECEDENCE)}
-
-#: Symptoms a winning category accounts for (they do not lower its confidence).
-EXPLAINS: Final[Mapping[Category, frozenset[Category]]] = {
-    Category.BAD_ROLLOUT: frozenset(
-        {
-            Category.OOM_KILLED,
-            Category.CRASH_LOOP,
-            Category.IMAGE_PULL_ERROR,
-            Category.CONFIG_ERROR,
-            Category.PROBE_FAILURE,
-            Category.HPA_MAXED_OUT,
-        }
-    ),
-    Category.NODE_NOT_READY: frozenset(
-        {Category.PROBE_FAILURE, Category.CRASH_LOOP, Category.EVICTED, Category.VOLUME_ERROR}
-    ),
-    Category.OOM_KILLED: frozenset({Category.CRASH_LOOP, Category.PROBE_FAILURE, Category.EVICTED}),
-    Category.PROBE_FAILURE: frozenset({Category.CRASH_LOOP}),
-    Category.QUOTA_EXCEEDED: frozenset({Category.HPA_MAXED_OUT, Category.UNSCHEDULABLE}),
-    Category.VOLUME_ERROR: frozenset({Category.UNSCHEDULABLE}),
-    Category.CONFIG_ERROR: frozenset({Category.VOLUME_ERROR}),
-}
-
-_POD_LEVEL: Final[tuple[analyzers.Analyzer, ...]] = tuple(
-    analyzer
-    for analyzer in analyzers.ANALYZERS
-    if analyzer is not analyzers.analyze_service_no_endpoints
-)
-
-#: Which analyzers apply to which target kind.
-ANALYZERS_BY_KIND: Final[Mapping[TargetKind, tuple[analyzers.Analyzer, ...]]] = {
-    TargetKind.DEPLOYMENT: _POD_LEVEL,
-    TargetKind.STATEFULSET: _POD_LEVEL,
-    TargetKind.DAEMONSET: _POD_LEVEL,
-    TargetKind.POD: _POD_LEVEL,
-    TargetKind.HORIZONTAL_POD_AUTOSCALER: _POD_LEVEL,
-    TargetKind.NODE: (analyzers.analyze_node_not_ready,),
-    TargetKind.SERVICE: (analyzers.analyze_service_no_endpoints,),
-    TargetKind.PERSISTENT_VOLUME_CLAIM: (analyzers.analyze_volume_error,),
-}
 
 
 def run_analyzers(index: view.BundleView) -> list[analyzers.Finding]:
@@ -123,11 +59,13 @@ def run_analyzers(index: view.BundleView) -> list[analyzers.Finding]:
     guard below keeps one unforeseen bug from hiding what the other analyzers found.
     """
     findings: list[analyzers.Finding] = []
-    for analyzer in ANALYZERS_BY_KIND.get(index.target.kind, _POD_LEVEL):
+    for spec in analyzers.specs_for(index.target.kind):
         try:
-            finding = analyzer(index)
+            finding = spec.fn(index)
         except Exception:
-            logger.exception("analyzer %s failed on %s", analyzer.__name__, index.target.display())
+            logger.exception(
+                "analyzer for %s failed on %s", spec.category.value, index.target.display()
+            )
             continue
         if finding is not None:
             findings.append(finding)
@@ -236,7 +174,11 @@ def diagnose_bundle(bundle: IncidentBundle) -> Diagnosis:
     """Diagnose one incident bundle with the rules: a pure function of the bundle."""
     index = view.BundleView(bundle)
     ranked = rank_findings(run_analyzers(index))
-    finding = merge_findings(ranked) if ranked else unknown_finding(index)
+    finding = (
+        safety.apply(index, merge_findings(ranked), ranked[1:])
+        if ranked
+        else unknown_finding(index)
+    )
     actions = list(finding.actions)
     if not actions:
         actions.append(

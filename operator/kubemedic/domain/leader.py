@@ -131,6 +131,32 @@ def released_spec(record: LeaseRecord, *, now: datetime) -> dict[str, Any]:
     }
 
 
+def precedes(record: LeaseRecord, than: LeaseRecord | None) -> bool:
+    """Whether ``record`` is an earlier state of the Lease than ``than``.
+
+    NB: resourceVersions are opaque strings (the API conventions forbid comparing them for
+    order), so the order comes from the record itself: every change of holder increments
+    ``leaseTransitions``, and within one holder's term ``renewTime`` only moves forward
+    (one clock writes it). A record that cannot be ordered is not called earlier.
+    """
+    if than is None:
+        return False
+    if record.transitions != than.transitions:
+        return record.transitions < than.transitions
+    mine, theirs = _parse_micro_time(record.renew_time), _parse_micro_time(than.renew_time)
+    return mine is not None and theirs is not None and mine < theirs
+
+
+def _parse_micro_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def still_leading(*, last_renewed: datetime | None, now: datetime, timings: LeaderTimings) -> bool:
     """A leader acts only while its last successful renewal is within the renew deadline."""
     return last_renewed is not None and now - last_renewed < timings.renew_deadline

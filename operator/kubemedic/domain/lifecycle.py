@@ -151,7 +151,7 @@ def status_diagnosed(
 def status_with_reports(
     status: IncidentStatus,
     *,
-    reports: list[tuple[str, str, str, str]],
+    reports: list[tuple[str, ConditionStatus, ConditionReason, str]],
     generation: int | None,
     now: datetime,
 ) -> IncidentStatus:
@@ -161,7 +161,7 @@ def status_with_reports(
         conditions = set_condition(
             conditions,
             type=condition_type,
-            status=ConditionStatus(condition_status),
+            status=condition_status,
             reason=reason,
             message=message,
             observed_generation=generation,
@@ -196,7 +196,7 @@ def with_condition(
     *,
     type: str,
     condition_status: ConditionStatus,
-    reason: str,
+    reason: ConditionReason,
     message: str,
     generation: int | None,
     now: datetime,

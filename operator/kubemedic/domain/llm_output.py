@@ -42,7 +42,7 @@ from typing import Any, Final
 from pydantic import Field, ValidationError
 
 from kubemedic.domain import view
-from kubemedic.domain.analyzers import ACTION_RISKS
+from kubemedic.domain.catalog import ACTION_RISKS, ACTION_TARGET_KINDS
 from kubemedic.models.base import KubeModel
 from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.diagnosis import (
@@ -56,7 +56,7 @@ from kubemedic.models.diagnosis import (
     Opinion,
     RejectedAction,
 )
-from kubemedic.models.target import ObjectRef, TargetKind
+from kubemedic.models.target import ObjectRef
 
 SCHEMA_NAME: Final = "kubemedic_diagnosis"
 MAX_ANSWER_ACTIONS: Final = 8
@@ -71,20 +71,8 @@ LLM_ONLY_MAX_CONFIDENCE: Final = 0.7
 MAX_CONFIDENCE: Final = 0.99
 #: At most this many actions in a combined diagnosis (the CRD allows 16).
 MAX_COMBINED_ACTIONS: Final = 12
-
-_WORKLOADS: Final = ("Deployment", "StatefulSet", "DaemonSet")
-#: The kinds each action type may act on.
-ACTION_TARGET_KINDS: Final[Mapping[ActionType, tuple[str, ...]]] = {
-    ActionType.RESTART_ROLLOUT: _WORKLOADS,
-    ActionType.ROLLBACK_ROLLOUT: ("Deployment",),
-    ActionType.SCALE_WORKLOAD: ("Deployment", "StatefulSet"),
-    ActionType.SET_RESOURCES: _WORKLOADS,
-    ActionType.DELETE_POD: ("Pod",),
-    ActionType.CORDON_NODE: ("Node",),
-    ActionType.PATCH_HPA: ("HorizontalPodAutoscaler",),
-    ActionType.ESCALATE: tuple(sorted({k.value for k in TargetKind} | {"ReplicaSet"})),
-}
-
+#: Marks text the model wrote wherever a person reads it (runbook, Escalate instructions).
+MODEL_WRITTEN: Final = "Model-written (unverified)"
 
 # -- the answer ---------------------------------------------------------------------------
 
@@ -312,7 +300,7 @@ def action_scope(bundle: IncidentBundle) -> ActionScope:
             )
             if c
         )
-    workloads = {k for k in keys if k[0] in _WORKLOADS}
+    workloads = {k for k in keys if k[0] in view.WORKLOAD_KINDS}
     for hpa in index.objects_of_kind("HorizontalPodAutoscaler"):
         ref = view.get_dict(hpa, "spec", "scaleTargetRef")
         scaled = (view.get_str(ref, "kind"), view.namespace_of(hpa), view.get_str(ref, "name"))
@@ -357,13 +345,16 @@ def check_action(proposal: ActionProposal, scope: ActionScope) -> Action | Rejec
             f"target {_display_target(proposal)} is outside the incident's scope "
             "(the target, its pods and ReplicaSets, their nodes, its HPA)"
         )
+    params_in = proposal.params
+    if action_type is ActionType.ESCALATE:
+        params_in = _marked_escalation(params_in)
     try:
         action = Action(
             type=action_type,
             target=ObjectRef(
                 kind=target.kind, namespace=target.namespace or None, name=target.name
             ),
-            params=proposal.params,
+            params=params_in,
             risk=ACTION_RISKS[action_type],
         )
     except ValidationError as exc:
@@ -384,6 +375,17 @@ def check_action(proposal: ActionProposal, scope: ActionScope) -> Action | Rejec
             f"({', '.join(sorted(scope.containers))})"
         )
     return action
+
+
+def _marked_escalation(params: Mapping[str, Any]) -> dict[str, Any]:
+    """An Escalate's texts as the model wrote them, marked so: a person reading them (the
+    Incident's status, a notification) must know no rule or human vouched for them."""
+    marked = dict(params)
+    for key, limit in (("reason", 1024), ("instructions", 4096)):
+        text = marked.get(key)
+        if isinstance(text, str) and text.strip() and not text.startswith(MODEL_WRITTEN):
+            marked[key] = (f"{MODEL_WRITTEN}: {text}")[:limit]
+    return marked
 
 
 def check_actions(
@@ -492,7 +494,7 @@ def combine(
             category, summary, confidence = rules.category, rules.summary, rules.confidence
             actions = list(rules.actions)
             engine = "rules+llm"
-    llm_evidence = [f"LLM root cause: {answer.root_cause[:900]}", *evidence]
+    llm_evidence = [f"LLM root cause ({MODEL_WRITTEN}): {answer.root_cause[:900]}", *evidence]
     all_evidence = (
         [*llm_evidence, *rules.evidence] if llm_first else [*rules.evidence, *llm_evidence]
     )
@@ -528,7 +530,10 @@ def combined_runbook(
 ) -> str:
     """Both runbooks, the leading engine's first; a disagreement is said up front."""
     llm_part = (
-        f"## Root cause (LLM, {answer.category.value}, {answer.confidence:.0%})\n\n"
+        f"## {MODEL_WRITTEN}: root cause and steps (LLM, {answer.category.value}, "
+        f"{answer.confidence:.0%})\n\n"
+        "> Written by a language model from the evidence; no rule or person checked it. "
+        "Verify each command before you run it.\n\n"
         f"{answer.root_cause.strip()}\n\n{answer.runbook.strip()}"
     ).strip()
     rules_part = rules.runbook.strip()
@@ -544,7 +549,7 @@ def combined_runbook(
 
 
 __all__ = [
-    "ACTION_TARGET_KINDS",
+    "MODEL_WRITTEN",
     "SCHEMA_NAME",
     "ActionProposal",
     "ActionScope",

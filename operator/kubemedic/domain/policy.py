@@ -29,11 +29,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
+
+from pydantic import ValidationError
 
 from kubemedic.domain.quantity import parse_quantity
+from kubemedic.models.conditions import (
+    ConditionReason,
+    ConditionStatus,
+    ConditionType,
+    set_condition,
+)
 from kubemedic.models.diagnosis import Action, ActionType
-from kubemedic.models.policy import DEFAULT_PROTECTED_NAMESPACES, RateLimits, RemediationPolicySpec
+from kubemedic.models.policy import (
+    DEFAULT_PROTECTED_NAMESPACES,
+    RateLimits,
+    RemediationPolicySpec,
+    RemediationPolicyStatus,
+)
 from kubemedic.models.remediation import DecisionOutcome
 
 #: The floor: never remediated, whatever a policy says.
@@ -266,3 +279,73 @@ def rate_limits_for(policies: Sequence[NamedPolicy], policy_ref: str | None) -> 
         if policy.ref == policy_ref:
             return policy.spec.rate_limits
     return RateLimits()
+
+
+# -- the policy's own status ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PolicyCheck:
+    """Whether a RemediationPolicy is in effect, and why, for its ``Ready`` condition."""
+
+    ready: bool
+    reason: ConditionReason
+    message: str
+
+
+def check_policy(
+    spec: Mapping[str, Any], *, namespace: str, operator_namespace: str
+) -> PolicyCheck:
+    """Validate a policy's raw ``spec`` as the operator will use it.
+
+    The API server already enforces the CRD's schema; this catches what it cannot: a CRD
+    older than the operator, and a policy outside the operator's namespace whose
+    ``namespaces`` name only other namespaces (it can never cover anything there).
+    """
+    try:
+        parsed = RemediationPolicySpec.model_validate(spec)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(["spec", *(str(p) for p in error["loc"])])
+        what = str(error["msg"]).removeprefix("Value error, ")
+        return PolicyCheck(
+            False,
+            ConditionReason.INVALID_SPEC,
+            f"{where}: {what}; kubemedic ignores this policy until it is fixed",
+        )
+    if namespace != operator_namespace and parsed.namespaces:
+        others = sorted(set(parsed.namespaces) - {namespace})
+        if namespace not in parsed.namespaces:
+            return PolicyCheck(
+                False,
+                ConditionReason.COVERS_NOTHING,
+                f"spec.namespaces: a policy in '{namespace}' covers only '{namespace}', but "
+                f"`namespaces` lists only {', '.join(repr(n) for n in others)}; add "
+                f"'{namespace}' or move the policy to the operator's namespace "
+                f"'{operator_namespace}'",
+            )
+        if others:
+            return PolicyCheck(
+                True,
+                ConditionReason.VALID,
+                f"in effect for '{namespace}'; spec.namespaces "
+                f"{', '.join(repr(n) for n in others)} are ignored (only a policy in "
+                f"'{operator_namespace}' may cover other namespaces)",
+            )
+    return PolicyCheck(True, ConditionReason.VALID, "the policy is valid and in effect")
+
+
+def policy_status(
+    status: RemediationPolicyStatus, check: PolicyCheck, *, generation: int | None, now: datetime
+) -> RemediationPolicyStatus:
+    """The status to write: ``Ready`` from ``check``, and the generation it was checked at."""
+    conditions = set_condition(
+        status.conditions,
+        type=ConditionType.READY,
+        status=ConditionStatus.TRUE if check.ready else ConditionStatus.FALSE,
+        reason=check.reason,
+        message=check.message,
+        observed_generation=generation,
+        now=now,
+    )
+    return status.model_copy(update={"conditions": conditions, "observed_generation": generation})

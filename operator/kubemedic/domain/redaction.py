@@ -1,254 +1,107 @@
 """Redaction: nothing secret-looking leaves the process in a prompt.
 
 Everything kubemedic sends to a model server goes through a :class:`Redactor` first: the
-evidence (objects, events, logs, alerts, metrics), the incident's own text, *and* the static
-prefix (runbook knowledge comes from ConfigMaps that people write by hand). Two layers:
+evidence (objects, events, logs, alerts, metrics), the incident's own text, and the runbook
+knowledge of the static prefix (ConfigMaps that people write by hand). Two layers:
 
-- **Structural**, for Kubernetes objects (:meth:`Redactor.redact_object`): the values of a
-  Secret's ``data``/``stringData`` (keys are kept: "key 'password' exists" is evidence, its
-  value never is), env values of containers whose variable comes from a ``secretKeyRef`` or
-  whose name says it is secret, any string under a map key that ends in ``password``,
-  ``token``, ``secret``, ``apiKey``, ... and the ``kubectl.kubernetes.io/last-applied-configuration``
-  annotation (``kubectl apply`` of a Secret copies its data there).
-- **Textual**, for every string (:meth:`Redactor.redact_text`): private keys (PEM, also cut off
-  at either end by log truncation), JWTs, ``Bearer``/``Basic`` credentials, GitHub, Slack,
-  Stripe, GitLab and npm tokens, AWS access key IDs,
-  GCP API keys and OAuth tokens, Azure storage keys and SAS signatures, passwords in URLs,
-  ``key=value`` / ``key: value`` / ``"key": "value"`` pairs whose key names a secret, values of
-  env variables that come from a ``secretKeyRef`` wherever they are printed
-  (:meth:`Redactor.for_bundle`), long high-entropy base64 strings, and extra patterns from
-  the operator's settings.
+- **Structured fields by allow-list** (:meth:`Redactor.redact_object`). Container env
+  variables are sent by *name*; their values only when the name is allow-listed
+  (``KUBEMEDIC_LLM_SEND_ENV_VALUES``, shell globs). A container's ``command`` and ``args``,
+  exec-probe and lifecycle-hook commands and probe ``httpHeaders`` values are not sent
+  unless the container is allow-listed (``KUBEMEDIC_LLM_SEND_COMMANDS``). A Secret's
+  ``data``/``stringData`` values are never sent (its keys are: "key 'password' exists" is
+  evidence), nor the ``kubectl.kubernetes.io/last-applied-configuration`` annotation, nor a
+  string under a map key that names a secret. Everything else goes through the text layer.
+- **Free text** (:meth:`Redactor.redact_text`, rules in :mod:`kubemedic.domain.secret_rules`):
+  vendor token shapes, credential syntax and key words next to values. A line with JSON or
+  unicode escapes (``\\u003d``, JSON inside JSON) is also checked with its escapes undone, and
+  replaced by the redacted decoded form when that finds a secret; two lines that together
+  form a token (a token wrapped at a fixed width) are checked joined. Values of env
+  variables that come from a ``secretKeyRef`` are redacted wherever they are printed
+  (:meth:`Redactor.for_bundle`), and extra patterns from the settings are applied.
 
 A redacted value becomes ``[REDACTED:<kind>]``; the kind tells the model (and a human reading a
-captured request) *what* was there. Redaction is idempotent and deterministic, so the
-static prefix stays byte-identical. It errs towards redacting: a lost hex blob costs less than
-a leaked credential.
-
-NB: expensive patterns are guarded by a cheap substring test, and no pattern nests unbounded
-quantifiers, so a 64 KiB log line of base64 cannot make a regular expression backtrack for
-seconds.
+captured request) *what* was there. Redaction works on values inside parsed structures, never
+on serialized JSON, so it cannot break the evidence document. It is idempotent and
+deterministic, so the static prefix stays byte-identical.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
-REDACTED: Final = "[REDACTED:{kind}]"
+from kubemedic.domain.secret_rules import (
+    BUILTIN_RULES,
+    REDACTED,
+    SECRET_NAME_RE,
+    Rule,
+    marker,
+    plain_value,
+)
+
 LAST_APPLIED_ANNOTATION: Final = "kubectl.kubernetes.io/last-applied-configuration"
-
-#: Map keys / variable names whose value is secret: they *end* in one of these words, so
-#: ``DB_PASSWORD``, ``clientSecret``, ``x-api-key`` and ``authToken`` match while
-#: ``secretName``, ``secretKeyRef`` and ``tokenExpirationSeconds`` (evidence) do not.
-_KEY_NAME_SUFFIX: Final = (
-    r"(?:password|passwd|passphrase|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|"
-    r"secret[_-]?key|private[_-]?key|private[_-]?key[_-]?id|client[_-]?secret|credentials?|"
-    r"auth[_-]?key|account[_-]?key|session[_-]?id|cookie)s?"
+#: Env variables whose values are sent by default: they tune runtimes and are what an OOM or a
+#: crash diagnosis turns on (the text layer still redacts secrets inside them).
+DEFAULT_ENV_VALUE_ALLOWLIST: Final = (
+    "LOG_LEVEL",
+    "TZ",
+    "PORT",
+    "GOMAXPROCS",
+    "GOMEMLIMIT",
+    "GOGC",
+    "JAVA_OPTS",
+    "JAVA_TOOL_OPTIONS",
+    "NODE_OPTIONS",
+    "MALLOC_ARENA_MAX",
 )
-SECRET_NAME_RE: Final = re.compile(rf"(?i)^[A-Za-z0-9_./-]{{0,253}}{_KEY_NAME_SUFFIX}$")
-
-
-@dataclasses.dataclass(frozen=True)
-class Rule:
-    """One textual rule: a pattern, a cheap guard, and what to replace a match with."""
-
-    kind: str
-    pattern: re.Pattern[str]
-    #: Lower-case substrings of which at least one must be in the (lower-cased) text.
-    guards: tuple[str, ...] = ()
-    #: Groups to keep around the redacted part: (prefix group, suffix group), 0 for none.
-    keep_prefix: int = 0
-    keep_suffix: int = 0
-    #: Shortest text the pattern can match in (a cheap first test).
-    min_length: int = 0
-    #: Replaces the pattern where a regular expression cannot do it in linear time.
-    replacer: Callable[[str, str], str] | None = None
-    _guard: re.Pattern[str] | None = dataclasses.field(default=None, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if self.guards:
-            guard = re.compile("|".join(re.escape(g) for g in self.guards))
-            object.__setattr__(self, "_guard", guard)
-
-    def may_match(self, text: str, lowered: str) -> bool:
-        if len(text) < self.min_length:
-            return False
-        return self._guard is None or self._guard.search(lowered) is not None
-
-    def apply(self, text: str, lowered: str) -> str:
-        if not self.may_match(text, lowered):
-            return text
-        marker = REDACTED.format(kind=self.kind)
-        if self.replacer is not None:
-            return self.replacer(text, marker)
-
-        def replace(match: re.Match[str]) -> str:
-            if "secret" in match.re.groupindex:
-                start, end = match.span("secret")
-                whole_start = match.start()
-                return (
-                    match.group(0)[: start - whole_start]
-                    + marker
-                    + match.group(0)[end - whole_start :]
-                )
-            prefix = match.group(self.keep_prefix) if self.keep_prefix else ""
-            suffix = match.group(self.keep_suffix) if self.keep_suffix else ""
-            return f"{prefix}{marker}{suffix}"
-
-        return self.pattern.sub(replace, text)
-
-
-_B64: Final = r"[A-Za-z0-9+/=]"
-#: A value in ``key=value``: quoted, or up to a separator; never a '[' (already redacted)
-#: or '{' (a nested object, not a value).
-_VALUE: Final = r"(?:\"(?:[^\"\\\n]|\\.){1,512}\"|'[^'\n]{1,512}'|(?![\[{\s])[^\s,;&\"'<>]{1,512})"
-
-BUILTIN_RULES: Final[tuple[Rule, ...]] = (
-    # PEM private keys: whole blocks; then a BEGIN whose END was cut off; then an END whose
-    # BEGIN was cut off (a log window starting mid-key). Line breaks may be escaped ('\n').
-    Rule(
-        "private-key",
-        re.compile(
-            r"-----BEGIN ([A-Z0-9 ]{0,40})PRIVATE KEY(?: BLOCK)?-----[\s\S]{0,16384}?"
-            r"-----END \1PRIVATE KEY(?: BLOCK)?-----"
-        ),
-        guards=("private key-----",),
-    ),
-    Rule(
-        "private-key",
-        re.compile(
-            r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
-            r"(?:(?:\s|\\[nr])+[A-Za-z0-9+/=:,-]{1,128}){0,400}"
-        ),
-        guards=("private key-----",),
-    ),
-    Rule(
-        "private-key",
-        re.compile(r"-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"),
-        guards=("private key-----",),
-        # NB: a lambda, as the function is defined further down.
-        replacer=lambda text, marker: _redact_headless_keys(text, marker),  # noqa: PLW0108
-    ),
-    Rule(
-        "jwt",
-        re.compile(r"\beyJ[A-Za-z0-9_-]{5,4096}\.[A-Za-z0-9_-]{5,8192}\.[A-Za-z0-9_-]{0,4096}"),
-        guards=("eyj",),
-    ),
-    Rule(
-        "password",
-        re.compile(
-            r"\b([a-zA-Z][a-zA-Z0-9+.-]{0,20}://[^\s:/@'\"<>\[\]]{1,256}:)"
-            r"(?!\[REDACTED)[^\s@/'\"<>]{1,256}(@)"
-        ),
-        guards=("://",),
-        keep_prefix=1,
-        keep_suffix=2,
-    ),
-    Rule(
-        "token",
-        re.compile(r"(?i)\b(bearer\s+|basic\s+)[A-Za-z0-9._~+/=-]{6,4096}"),
-        guards=("bearer", "basic"),
-        keep_prefix=1,
-    ),
-    Rule(
-        "aws-access-key",
-        re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA)[A-Z0-9]{16}\b"),
-        guards=("akia", "asia", "abia", "acca", "agpa", "aida", "aipa", "anpa", "anva", "aroa"),
-    ),
-    # Vendor tokens with a recognisable prefix: GitHub, Slack, Stripe, GitLab, npm.
-    Rule(
-        "api-token",
-        re.compile(
-            r"\b(?:gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_[A-Za-z0-9_]{22,255}|"
-            r"xox[abposr]-[A-Za-z0-9-]{10,255}|[sr]k_(?:live|test)_[A-Za-z0-9]{10,255}|"
-            r"glpat-[A-Za-z0-9_-]{20,255}|npm_[A-Za-z0-9]{36})"
-        ),
-        guards=("gh", "github_pat_", "xox", "k_live_", "k_test_", "glpat-", "npm_"),
-    ),
-    Rule("gcp-api-key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), guards=("aiza",)),
-    Rule("gcp-token", re.compile(r"\bya29\.[0-9A-Za-z_-]{20,4096}"), guards=("ya29.",)),
-    Rule(
-        "azure-key",
-        re.compile(
-            r"(?i)\b((?:AccountKey|SharedAccessKey|SharedAccessSignature|sig)=)[^;&\s\"'<>]{8,1024}"
-        ),
-        guards=("accountkey", "sharedaccess", "sig="),
-        keep_prefix=1,
-    ),
-    Rule(
-        "secret",
-        re.compile(
-            rf"(?i)(?<![A-Za-z0-9_.-])([\"']?[A-Za-z0-9_.-]{{0,64}}{_KEY_NAME_SUFFIX}[\"']?"
-            rf"\s*[=:]\s*){_VALUE}"
-        ),
-        guards=(
-            "pass",
-            "pwd",
-            "secret",
-            "token",
-            "key",
-            "credential",
-            "session",
-            "cookie",
-        ),
-        keep_prefix=1,
-    ),
-    # Long base64 runs mixing upper case, lower case and digits: cloud secret keys, API
-    # tokens, encoded credentials. Hex digests (lower case only) and UIDs (hyphens) survive.
-    Rule(
-        "high-entropy",
-        re.compile(
-            r"(?<![A-Za-z0-9+/=_-])(?=[A-Za-z0-9+/]{0,200}[A-Z])(?=[A-Za-z0-9+/]{0,200}[a-z])"
-            r"(?=[A-Za-z0-9+/]{0,200}[0-9])[A-Za-z0-9+/]{40,4096}={0,2}(?![A-Za-z0-9+/=_-])"
-        ),
-        min_length=40,
-    ),
+_CONTAINER_LISTS: Final = frozenset({"containers", "initContainers", "ephemeralContainers"})
+_HOOK_KEYS: Final = frozenset(
+    {"livenessProbe", "readinessProbe", "startupProbe", "postStart", "preStop"}
 )
-
-
-_HEADLESS_END_RE: Final = re.compile(r"-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")
-_BASE64_CHARS: Final = frozenset(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+#: Escapes undone before a line is checked: \\uXXXX, \\xXX, \\", \\/, \\\\, \\n, \\t, \\r,
+#: and the percent-encodings that hide key/value syntax.
+_ESCAPE_RE: Final = re.compile(
+    r"\\u[0-9a-fA-F]{4}|\\x[0-9a-fA-F]{2}|\\[\"/\\nrt']|%(?:3[dDaA]|40|2[fFbB0])"
 )
-_MAX_KEY_LINES: Final = 400
-_MAX_KEY_LINE: Final = 128
+_SIMPLE_ESCAPES: Final = {
+    '\\"': '"',
+    "\\/": "/",
+    "\\\\": "\\",
+    "\\n": "\n",
+    "\\t": "\t",
+    "\\r": "",
+    "\\'": "'",
+}
+#: Two lines that may be one token wrapped at a fixed width: the first ends in a token-ish
+#: run, the second is nothing but one.
+_TOKEN_LINE_RE: Final = re.compile(r"[A-Za-z0-9+/=_-]{4,4096}")
 
 
-def _redact_headless_keys(text: str, marker: str) -> str:
-    """A private key whose BEGIN line was cut off (a log window starting mid-key): from each
-    END line, walk back over base64 lines (raw or ``\\n``-escaped line breaks).
+def _unescape_once(text: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        found = match.group(0)
+        if found.startswith(("\\u", "\\x")):
+            return chr(int(found[2:], 16))
+        if found.startswith("%"):
+            return chr(int(found[1:], 16))
+        return _SIMPLE_ESCAPES[found]
 
-    NB: a regular expression for "base64 lines followed by END" retries from every start
-    position and is quadratic on a long base64 text without an END; this walk is linear.
-    """
-    out: list[str] = []
-    last = 0
-    for match in _HEADLESS_END_RE.finditer(text):
-        pos = match.start()
-        for _ in range(_MAX_KEY_LINES):
-            sep = pos
-            while sep > last:
-                if text[sep - 1].isspace():
-                    sep -= 1
-                elif sep - 2 >= last and text[sep - 2 : sep] in ("\\n", "\\r"):
-                    sep -= 2
-                else:
-                    break
-            run = sep
-            while run > last and sep - run < _MAX_KEY_LINE and text[run - 1] in _BASE64_CHARS:
-                if run - 2 >= last and text[run - 2 : run] in ("\\n", "\\r"):
-                    break  # the 'n' of an escaped line break, not base64
-                run -= 1
-            if sep - run < 8 or (sep == pos and pos != match.start()):
-                break
-            pos = run
-        out += [text[last:pos], marker]
-        last = match.end()
-    out.append(text[last:])
-    return "".join(out)
+    return _ESCAPE_RE.sub(replace, text)
+
+
+def unescape(text: str) -> str:
+    """``text`` with JSON, unicode and URL escapes undone, up to three levels deep."""
+    for _ in range(3):
+        decoded = _unescape_once(text)
+        if decoded == text:
+            break
+        text = decoded
+    return text
 
 
 def compile_extra_patterns(patterns: Iterable[str]) -> tuple[Rule, ...]:
@@ -280,9 +133,11 @@ def env_value_rule(names: Iterable[str]) -> Rule | None:
     alternatives = "|".join(re.escape(n) for n in unique)
     return Rule(
         "secret-env",
-        re.compile(rf"(?<![A-Za-z0-9_])([\"']?(?:{alternatives})[\"']?\s*[=:]\s*){_VALUE}"),
+        re.compile(
+            rf"(?<![A-Za-z0-9_])[\"']?(?:{alternatives})[\"']?\s*[=:]\s*"
+            r"(?P<secret>(?!\[REDACTED)(?:\"[^\"\n]{1,1024}\"|'[^'\n]{1,1024}'|[^\s,;&\"'<>]{1,1024}))"
+        ),
         guards=tuple(n.lower() for n in unique),
-        keep_prefix=1,
     )
 
 
@@ -291,11 +146,26 @@ class Redactor:
     """Redacts text and Kubernetes objects; build once, share (it is immutable)."""
 
     rules: tuple[Rule, ...] = BUILTIN_RULES
+    #: Env variable names (shell globs) whose values are sent.
+    env_values: tuple[str, ...] = DEFAULT_ENV_VALUE_ALLOWLIST
+    #: Container names (shell globs) whose command, args, probe commands and headers are sent.
+    command_containers: tuple[str, ...] = ()
 
     @classmethod
-    def with_extra_patterns(cls, patterns: Sequence[str]) -> Redactor:
-        """The built-in rules plus user patterns (see :func:`compile_extra_patterns`)."""
-        return cls(rules=BUILTIN_RULES + compile_extra_patterns(patterns))
+    def with_extra_patterns(
+        cls,
+        patterns: Sequence[str],
+        *,
+        env_values: Sequence[str] | None = None,
+        command_containers: Sequence[str] = (),
+    ) -> Redactor:
+        """The built-in rules plus user patterns (see :func:`compile_extra_patterns`) and
+        the allow-lists of structured fields."""
+        return cls(
+            rules=BUILTIN_RULES + compile_extra_patterns(patterns),
+            env_values=DEFAULT_ENV_VALUE_ALLOWLIST if env_values is None else tuple(env_values),
+            command_containers=tuple(command_containers),
+        )
 
     def for_bundle(self, objects: Iterable[Mapping[str, Any]]) -> Redactor:
         """This redactor plus a rule for the env variables that the bundle's pods (and pod
@@ -307,6 +177,14 @@ class Redactor:
         """``text`` with every secret-looking part replaced by ``[REDACTED:<kind>]``."""
         if not text:
             return text
+        if "\\" in text or "%" in text:
+            text = self._redact_escaped_lines(text)
+        text = self._scan(text)
+        if "\n" in text:
+            text = self._redact_split_tokens(text)
+        return text
+
+    def _scan(self, text: str) -> str:
         lowered = text.lower()
         guard, unguarded_min = self._prefilter
         if len(text) < unguarded_min and guard.search(lowered) is None:
@@ -315,9 +193,55 @@ class Redactor:
             return text
         for rule in self.rules:
             redacted = rule.apply(text, lowered)
-            if redacted is not text:
+            if redacted is not text and redacted != text:
                 text, lowered = redacted, redacted.lower()
         return text
+
+    def _redact_escaped_lines(self, text: str) -> str:
+        """Lines whose decoded form hides a secret are replaced by that form, redacted."""
+        lines = text.split("\n")
+        changed = False
+        for index, line in enumerate(lines):
+            if ("\\" not in line and "%" not in line) or _ESCAPE_RE.search(line) is None:
+                continue
+            decoded = unescape(line)
+            redacted = self._scan(decoded)
+            if "\n" in redacted:
+                redacted = self._redact_split_tokens(redacted)
+            if redacted != decoded:
+                lines[index] = redacted.replace("\n", "\\n")
+                changed = True
+        return "\n".join(lines) if changed else text
+
+    def _redact_split_tokens(self, text: str) -> str:
+        """A token wrapped over two lines: the last word of a line and the next line, when
+        that is one token-ish run, are checked joined.
+
+        NB: a walk over the lines, not a regular expression: one with a lazy line prefix
+        is quadratic on a long line.
+        """
+        lines = text.split("\n")
+        changed = False
+        for index in range(len(lines) - 1):
+            second = lines[index + 1].strip()
+            if _TOKEN_LINE_RE.fullmatch(second) is None or not _random_tail(second):
+                continue
+            head, _, word = lines[index].rstrip().rpartition(" ")
+            if not word:
+                continue
+            joined = word + second
+            redacted = self._scan(joined)
+            if redacted != joined:
+                lines[index] = (head + " " if head else "") + redacted
+                lines[index + 1] = ""
+                changed = True
+            elif word.endswith("]") and "[REDACTED:" in word and _random_tail(second):
+                # NB: the first half was redacted already; its continuation goes too.
+                lines[index + 1] = marker("token-continuation")
+                changed = True
+        if not changed:
+            return text
+        return "\n".join(lines)
 
     @functools.cached_property
     def _prefilter(self) -> tuple[re.Pattern[str], int]:
@@ -330,59 +254,126 @@ class Redactor:
 
     def redact_object(self, obj: Any) -> Any:
         """A redacted deep copy of a Kubernetes object (or any JSON value); the input is kept."""
-        return _redact_value(obj, self.redact_text, parent_key="", in_secret=_is_secret(obj))
+        return _Walk(self).value(obj, parent_key="", in_secret=_is_secret(obj))
+
+    def env_value_allowed(self, name: str) -> bool:
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.env_values)
+
+    def commands_allowed(self, container: str) -> bool:
+        return any(fnmatch.fnmatchcase(container, pattern) for pattern in self.command_containers)
+
+
+def _random_tail(text: str) -> bool:
+    """Looks like the rest of a token: long enough, two of upper case, lower case, digits."""
+    classes = (str.isupper, str.islower, str.isdigit)
+    return len(text) >= 8 and sum(any(test(c) for c in text) for test in classes) >= 2
 
 
 def _is_secret(obj: Any) -> bool:
     return isinstance(obj, Mapping) and obj.get("kind") == "Secret"
 
 
-def _marker(kind: str) -> str:
-    return REDACTED.format(kind=kind)
+@dataclasses.dataclass(frozen=True)
+class _Walk:
+    """One deep copy of a JSON value with the structural rules applied."""
 
+    redactor: Redactor
 
-def _redact_value(
-    value: Any, redact: Callable[[str], str], *, parent_key: str, in_secret: bool
-) -> Any:
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, list):
-        if parent_key == "env":
-            return [_redact_env(item, redact) for item in value]
-        return [_redact_value(v, redact, parent_key="", in_secret=False) for v in value]
-    if not isinstance(value, Mapping):
-        return value
-    result: dict[str, Any] = {}
-    for key, child in value.items():
-        key_text = str(key)
-        if in_secret and key_text in {"data", "stringData"} and isinstance(child, Mapping):
-            result[key_text] = {str(k): _marker("secret-data") for k in child}
-        elif key_text == LAST_APPLIED_ANNOTATION and parent_key == "annotations":
-            result[key_text] = _marker("last-applied-configuration")
-        elif (
-            isinstance(child, str | int | float)
-            and not isinstance(child, bool)
-            and (SECRET_NAME_RE.match(key_text))
-        ):
-            result[key_text] = _marker("secret")
-        else:
-            result[redact(key_text)] = _redact_value(
-                child, redact, parent_key=key_text, in_secret=False
+    def text(self, value: str) -> str:
+        return self.redactor.redact_text(value)
+
+    def value(self, value: Any, *, parent_key: str, in_secret: bool) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, list):
+            if parent_key in _CONTAINER_LISTS:
+                return [self.container(item) for item in value]
+            return [self.value(v, parent_key="", in_secret=False) for v in value]
+        if not isinstance(value, Mapping):
+            return value
+        result: dict[str, Any] = {}
+        for key, child in value.items():
+            key_text = str(key)
+            if in_secret and key_text in {"data", "stringData"} and isinstance(child, Mapping):
+                result[key_text] = {str(k): marker("secret-data") for k in child}
+            elif key_text == LAST_APPLIED_ANNOTATION and parent_key == "annotations":
+                result[key_text] = marker("last-applied-configuration")
+            elif _secret_scalar(key_text, child):
+                result[key_text] = marker("secret")
+            else:
+                result[self.text(key_text)] = self.value(
+                    child, parent_key=key_text, in_secret=False
+                )
+        return result
+
+    def container(self, item: Any) -> Any:
+        """A container by allow-list: env names, no values, commands or header values
+        unless allowed."""
+        if not isinstance(item, Mapping):
+            return self.value(item, parent_key="", in_secret=False)
+        name = str(item.get("name", ""))
+        commands = self.redactor.commands_allowed(name)
+        result: dict[str, Any] = {}
+        for key, child in item.items():
+            if key in {"command", "args"} and not commands:
+                result[key] = marker(key)
+            elif key == "env" and isinstance(child, list):
+                result[key] = [self.env(e) for e in child]
+            elif (key in _HOOK_KEYS or key == "lifecycle") and not commands:
+                result[key] = self.hook(child)
+            else:
+                result[key] = self.value(child, parent_key=key, in_secret=False)
+        return result
+
+    def env(self, item: Any) -> Any:
+        if not isinstance(item, Mapping):
+            return self.value(item, parent_key="", in_secret=False)
+        result = self.value(
+            {k: v for k, v in item.items() if k != "value"}, parent_key="", in_secret=False
+        )
+        if "value" in item:
+            allowed = self.redactor.env_value_allowed(str(item.get("name", "")))
+            from_secret = isinstance(item.get("valueFrom"), Mapping)
+            result["value"] = (
+                self.value(item["value"], parent_key="", in_secret=False)
+                if allowed and not from_secret
+                else marker("env-value")
             )
-    return result
+        return result
+
+    def hook(self, value: Any) -> Any:
+        """Probes and lifecycle hooks: exec commands and header values are not sent."""
+        if isinstance(value, list):
+            return [self.hook(v) for v in value]
+        if not isinstance(value, Mapping):
+            return self.value(value, parent_key="", in_secret=False)
+        result: dict[str, Any] = {}
+        for key, child in value.items():
+            if key == "command":
+                result[key] = marker("command")
+            elif key == "httpHeaders" and isinstance(child, list):
+                result[key] = [
+                    {"name": self.text(str(h.get("name", ""))), "value": marker("header")}
+                    if isinstance(h, Mapping)
+                    else marker("header")
+                    for h in child
+                ]
+            else:
+                result[key] = self.hook(child)
+        return result
 
 
-def _redact_env(item: Any, redact: Callable[[str], str]) -> Any:
-    """One container env entry: a literal ``value`` is dropped when the variable comes from
-    a Secret or its name says it is secret."""
-    if not isinstance(item, Mapping):
-        return _redact_value(item, redact, parent_key="", in_secret=False)
-    from_secret = isinstance(item.get("valueFrom"), Mapping) and "secretKeyRef" in item["valueFrom"]
-    secret_name = SECRET_NAME_RE.match(str(item.get("name", ""))) is not None
-    result = _redact_value(dict(item), redact, parent_key="", in_secret=False)
-    if (from_secret or secret_name) and "value" in result:
-        result["value"] = _marker("secret-env" if from_secret else "secret")
-    return result
+def _secret_scalar(key: str, child: Any) -> bool:
+    """A string or number under a key that names a secret (``apiKey: abc``), unless the
+    value is plainly not one (``tokens: 512`` is a count, ``password: required`` a state)."""
+    if isinstance(child, bool) or not isinstance(child, str | int | float):
+        return False
+    if SECRET_NAME_RE.match(key) is None:
+        return False
+    value = str(child)
+    if plain_value(value):
+        return False
+    return not (value.isdigit() and key.lower().endswith("tokens"))
 
 
 def secret_env_names(objects: Iterable[Mapping[str, Any]]) -> set[str]:
@@ -390,7 +381,7 @@ def secret_env_names(objects: Iterable[Mapping[str, Any]]) -> set[str]:
     names: set[str] = set()
     for obj in objects:
         for spec in _pod_specs(obj):
-            for key in ("containers", "initContainers", "ephemeralContainers"):
+            for key in _CONTAINER_LISTS:
                 containers = spec.get(key)
                 for container in containers if isinstance(containers, list) else []:
                     env = container.get("env") if isinstance(container, Mapping) else None
@@ -420,7 +411,19 @@ def _pod_specs(obj: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [spec] if "containers" in spec else []
 
 
+def redact_strings(value: Any, redact: Callable[[str], str]) -> Any:
+    """Every string of a JSON value (keys included) through ``redact``; structure kept."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [redact_strings(v, redact) for v in value]
+    if isinstance(value, Mapping):
+        return {redact(str(k)): redact_strings(v, redact) for k, v in value.items()}
+    return value
+
+
 __all__ = [
+    "DEFAULT_ENV_VALUE_ALLOWLIST",
     "LAST_APPLIED_ANNOTATION",
     "REDACTED",
     "SECRET_NAME_RE",
@@ -428,5 +431,7 @@ __all__ = [
     "Rule",
     "compile_extra_patterns",
     "env_value_rule",
+    "redact_strings",
     "secret_env_names",
+    "unescape",
 ]

@@ -25,6 +25,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from kubemedic.domain import view
+from kubemedic.domain.catalog import CATALOG
 from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.diagnosis import Action, ActionType
 
@@ -45,18 +46,6 @@ _WAITING_FAILURES: Final = frozenset(
 )
 
 JsonPatch = list[dict[str, Any]]
-
-
-#: The kinds each action type may change (the same catalog the LLM's proposals are held to).
-ACTION_TARGET_KINDS: Final[dict[ActionType, tuple[str, ...]]] = {
-    ActionType.RESTART_ROLLOUT: ("Deployment", "StatefulSet", "DaemonSet"),
-    ActionType.ROLLBACK_ROLLOUT: ("Deployment",),
-    ActionType.SCALE_WORKLOAD: ("Deployment", "StatefulSet"),
-    ActionType.SET_RESOURCES: ("Deployment", "StatefulSet", "DaemonSet"),
-    ActionType.DELETE_POD: ("Pod",),
-    ActionType.CORDON_NODE: ("Node",),
-    ActionType.PATCH_HPA: ("HorizontalPodAutoscaler",),
-}
 
 
 class RemediationError(ValueError):
@@ -177,8 +166,9 @@ def build_patch(
 ) -> PatchPlan:
     """The JSON patch that applies ``action`` to ``live`` (with its precondition and marker)."""
     kind = view.kind_of(live)
-    allowed = ACTION_TARGET_KINDS.get(action.type, ())
-    if not allowed:
+    spec = CATALOG[action.type]
+    allowed = spec.target_kinds
+    if not spec.applied:
         raise RemediationError(f"{action.type.value} applies nothing")
     if kind not in allowed:
         wanted = ", ".join(allowed[:-1]) + (" or " if len(allowed) > 1 else "") + allowed[-1]
@@ -188,7 +178,6 @@ def build_patch(
     guard = _generation_test(live)
     marker = _marker_ops(live, key=key, action=action, incident=incident, now=now)
     params = action.params
-    kind = view.kind_of(live)
     if action.type is ActionType.RESTART_ROLLOUT:
         if kind not in ("Deployment", "StatefulSet", "DaemonSet"):
             raise RemediationError(

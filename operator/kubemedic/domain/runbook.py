@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Final
 
 from kubemedic.domain import analyzers
+from kubemedic.domain.catalog import action_command
 from kubemedic.models.diagnosis import Action, ActionType, Category
 from kubemedic.models.target import TargetKind, TargetRef
 
@@ -456,48 +457,6 @@ RECIPES: Final[Mapping[Category, Recipe]] = {
     Category.HPA_MAXED_OUT: _hpa,
     Category.UNKNOWN: _unknown,
 }
-
-
-def _set_resources_flags(params: Mapping[str, object]) -> str:
-    limits = [
-        f"{r}={params[k]}"
-        for r, k in (("cpu", "cpuLimit"), ("memory", "memoryLimit"))
-        if k in params
-    ]
-    requests = [
-        f"{r}={params[k]}"
-        for r, k in (("cpu", "cpuRequest"), ("memory", "memoryRequest"))
-        if k in params
-    ]
-    return (f" --limits={','.join(limits)}" if limits else "") + (
-        f" --requests={','.join(requests)}" if requests else ""
-    )
-
-
-def action_command(action: Action) -> str | None:
-    """The kubectl command equivalent to an action, for a human who applies it by hand."""
-    target, params = action.target, action.params
-    ns = f" -n {shlex.quote(target.namespace)}" if target.namespace else ""
-    ref = f"{target.kind.lower()}/{shlex.quote(target.name)}"
-    patch = json.dumps({"spec": params}, sort_keys=True, separators=(",", ":"))
-    commands: dict[ActionType, str] = {
-        ActionType.RESTART_ROLLOUT: f"kubectl rollout restart {ref}{ns}",
-        ActionType.ROLLBACK_ROLLOUT: (
-            f"kubectl rollout undo {ref}{ns} --to-revision={params.get('toRevision')}"
-        ),
-        ActionType.SCALE_WORKLOAD: f"kubectl scale {ref}{ns} --replicas={params.get('replicas')}",
-        ActionType.SET_RESOURCES: (
-            f"kubectl set resources {ref}{ns} -c {shlex.quote(str(params.get('container')))}"
-            f"{_set_resources_flags(params)}"
-        ),
-        ActionType.DELETE_POD: f"kubectl delete pod {shlex.quote(str(params.get('pod')))}{ns}",
-        ActionType.CORDON_NODE: f"kubectl cordon {shlex.quote(str(params.get('node')))}",
-        ActionType.PATCH_HPA: (
-            f"kubectl patch hpa {shlex.quote(target.name)}{ns} --type=merge -p {shlex.quote(patch)}"
-        ),
-    }
-    # NB: Escalate has no command on purpose: a human decides what to run.
-    return commands.get(action.type)
 
 
 def _render_steps(steps: list[Step]) -> list[str]:

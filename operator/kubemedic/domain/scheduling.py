@@ -11,7 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Final
 
-from kubemedic.models.conditions import ConditionStatus, ConditionType, find_condition
+from kubemedic.models.conditions import (
+    ConditionReason,
+    ConditionStatus,
+    ConditionType,
+    find_condition,
+)
 from kubemedic.models.diagnosis import Category
 from kubemedic.models.incident import IncidentSpec, IncidentStatus, Phase
 from kubemedic.models.remediation import TERMINAL_STATES
@@ -84,7 +89,7 @@ def needs_diagnosis(
     return (
         status.phase is Phase.DIAGNOSING
         and diagnosed is not None
-        and diagnosed.reason == "TargetChanged"
+        and diagnosed.reason == ConditionReason.TARGET_CHANGED
     )
 
 

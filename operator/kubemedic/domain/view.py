@@ -113,6 +113,20 @@ def dicts(value: object) -> list[dict[str, Any]]:
     return [item for item in value if isinstance(item, dict)]
 
 
+def controller_ref(obj: object) -> dict[str, Any] | None:
+    """The owner reference of ``obj``'s controller: the one marked ``controller: true``,
+    else the first; references without a kind and a name are skipped.
+
+    NB: the one owner-reference rule of kubemedic (the bundle index, evidence gathering
+    and alert mapping all follow it). Controllers always mark their reference; the
+    fallback keeps hand-written objects (tests, bundle files) that omit the mark.
+    """
+    refs = [
+        r for r in dicts(get(obj, "metadata", "ownerReferences")) if r.get("kind") and r.get("name")
+    ]
+    return next((r for r in refs if r.get("controller") is True), refs[0] if refs else None)
+
+
 def str_map(value: object) -> dict[str, str]:
     """A ``map[string]string`` (labels, selectors, annotations), dropping odd entries."""
     if not isinstance(value, dict):
@@ -339,7 +353,7 @@ class BundleView:
         uid = uid_of(obj)
         if uid:
             self._by_uid.setdefault(uid, obj)
-        owner = self._controller_ref(obj)
+        owner = controller_ref(obj)
         if owner is not None:
             owner_uid = get_str(owner, "uid")
             if owner_uid:
@@ -372,17 +386,9 @@ class BundleView:
 
     # -- ownership -----------------------------------------------------------------------
 
-    @staticmethod
-    def _controller_ref(obj: object) -> dict[str, Any] | None:
-        refs = dicts(get(obj, "metadata", "ownerReferences"))
-        for ref in refs:
-            if ref.get("controller") is True:
-                return ref
-        return refs[0] if refs else None
-
     def owner(self, obj: object) -> RawObject | None:
         """The controlling owner of ``obj`` if the bundle holds it."""
-        ref = self._controller_ref(obj)
+        ref = controller_ref(obj)
         if ref is None:
             return None
         found = self.by_uid(get_str(ref, "uid"))
@@ -426,7 +432,7 @@ class BundleView:
             return (kind, namespace_of(obj), name_of(obj))
         current: object = obj
         for _ in range(8):
-            ref = self._controller_ref(current)
+            ref = controller_ref(current)
             if ref is None:
                 return None
             ref_kind, ref_name = get_str(ref, "kind"), get_str(ref, "name")

@@ -7,6 +7,6 @@ and the others need the leadership that ``startup.start_leader_election`` starts
 """
 
 from kubemedic.handlers import startup  # isort: skip
-from kubemedic.handlers import incidents, webhook
+from kubemedic.handlers import incidents, policies, webhook
 
-__all__ = ["incidents", "startup", "webhook"]
+__all__ = ["incidents", "policies", "startup", "webhook"]

@@ -10,7 +10,7 @@ The JSON Schema is published at ``schemas/incidentbundle.schema.json``.
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from kubemedic.constants import BUNDLE_KIND
 from kubemedic.models.base import KubeModel
@@ -18,6 +18,49 @@ from kubemedic.models.target import TargetRef
 
 #: Longest log text kept per container; the newest lines are kept.
 MAX_LOG_CHARS = 64 * 1024
+#: How many nested ``*List`` objects are expanded (kubectl's List of PodLists is two).
+MAX_LIST_DEPTH = 4
+
+
+def trim_log(text: str, limit: int = MAX_LOG_CHARS) -> str:
+    """The newest whole lines of ``text`` within ``limit`` characters, saying how much was cut.
+
+    A ``kubectl logs --previous`` tail is often larger than the limit; its newest lines are
+    what explains a crash, so the oldest are cut (never rejected).
+    """
+    if len(text) <= limit:
+        return text
+    marker = "[kubemedic: {cut} earlier characters cut]\n"
+    kept = text[-(limit - len(marker.format(cut=len(text)))) :]
+    newline = kept.find("\n")
+    if 0 <= newline < len(kept) - 1:
+        kept = kept[newline + 1 :]
+    return marker.format(cut=len(text) - len(kept)) + kept
+
+
+def expand_lists(objects: list[Any], depth: int = 0) -> list[Any]:
+    """Objects with every ``List``/``PodList``/``*List`` replaced by its items.
+
+    The list endpoint returns items without ``kind``/``apiVersion``; they are taken from
+    the list (``PodList`` holds ``Pod``), so analyzers see the objects they look for.
+    """
+    expanded: list[Any] = []
+    for obj in objects:
+        kind = obj.get("kind") if isinstance(obj, dict) else None
+        items = obj.get("items") if isinstance(obj, dict) else None
+        if not (isinstance(kind, str) and kind.endswith("List") and isinstance(items, list)):
+            expanded.append(obj)
+            continue
+        if depth >= MAX_LIST_DEPTH:
+            continue
+        item_kind = kind.removesuffix("List")
+        defaults = {"apiVersion": obj.get("apiVersion"), "kind": item_kind} if item_kind else {}
+        children = [
+            {**{k: v for k, v in defaults.items() if v}, **item} if isinstance(item, dict) else item
+            for item in items
+        ]
+        expanded.extend(expand_lists(children, depth + 1))
+    return expanded
 
 
 class Alert(KubeModel):
@@ -39,7 +82,12 @@ class ContainerLog(KubeModel):
     pod: str
     container: str
     previous: bool = False
-    text: str = Field(max_length=MAX_LOG_CHARS)
+    text: str = Field(description=f"trimmed to the newest lines within {MAX_LOG_CHARS} characters")
+
+    @field_validator("text")
+    @classmethod
+    def _trim(cls, text: str) -> str:
+        return trim_log(text)
 
 
 class MetricResult(KubeModel):
@@ -60,3 +108,8 @@ class IncidentBundle(KubeModel):
     objects: list[dict[str, Any]] = Field(default_factory=list)
     logs: list[ContainerLog] = Field(default_factory=list)
     metrics: list[MetricResult] = Field(default_factory=list)
+
+    @field_validator("objects", mode="after")
+    @classmethod
+    def _expand_lists(cls, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [obj for obj in expand_lists(objects) if isinstance(obj, dict)]

@@ -96,6 +96,7 @@ class ConditionReason(StrEnum):
     RULE_MATCHED = "RuleMatched"
     NO_RULE_MATCHED = "NoRuleMatched"
     DIAGNOSIS_FAILED = "DiagnosisFailed"
+    TARGET_CHANGED = "TargetChanged"
     LLM_DISABLED = "LLMDisabled"
     LLM_ANSWERED = "LLMAnswered"
     LLM_UNAVAILABLE = "LLMUnavailable"
@@ -107,6 +108,7 @@ class ConditionReason(StrEnum):
     MANUALLY_APPROVED = "ManuallyApproved"
     REJECTED = "Rejected"
     APPROVAL_EXPIRED = "ApprovalExpired"
+    APPROVAL_TIMED_OUT = "ApprovalTimedOut"
     NO_POLICY = "NoPolicy"
     POLICY_DENIED = "PolicyDenied"
     # Remediated
@@ -120,6 +122,7 @@ class ConditionReason(StrEnum):
     STILL_FAILING = "StillFailing"
     ALERT_RESOLVED = "AlertResolved"
     ESCALATED = "Escalated"
+    AWAITING_ALERT_RESOLUTION = "AwaitingAlertResolution"
     # AlertResolved
     ALERT_FIRING = "AlertFiring"
     # MetricsCollected
@@ -129,6 +132,7 @@ class ConditionReason(StrEnum):
     # Ready (RemediationPolicy) and any object
     VALID = "Valid"
     INVALID_SPEC = "InvalidSpec"
+    COVERS_NOTHING = "CoversNothing"
 
 
 class Condition(StatusModel):
@@ -172,7 +176,7 @@ def set_condition(
     *,
     type: str,
     status: ConditionStatus,
-    reason: str,
+    reason: ConditionReason,
     message: str,
     observed_generation: int | None,
     now: datetime,
@@ -183,6 +187,7 @@ def set_condition(
     changes; a new ``reason``/``message``/``observedGeneration`` alone keeps it (API conventions).
     Other conditions, their order, and fields this version does not know are kept.
 
+    ``reason`` is one of kubemedic's reasons (:class:`ConditionReason`), never a literal.
     ``now`` must be timezone-aware; it is truncated to whole seconds like ``metav1.Time``,
     so a value read back from the API server compares equal to the one written.
     """

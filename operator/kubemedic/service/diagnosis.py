@@ -9,15 +9,18 @@ Pipeline (each optional stage is a plug-in on :class:`DiagnosisDeps`)::
         →  refine (e.g. the LLM)  →  status_diagnosed
 
 An enricher or refiner that fails never fails the diagnosis: the rules' answer stands
-and the stage reports its own condition.
+and the stage reports its own condition. A stage that raises anyway (the API server
+unreachable while gathering, a bug) fails the attempt: it is counted in
+``kubemedic_diagnosis_errors_total{stage}`` and the leader's loop retries it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -28,6 +31,7 @@ from kubemedic.clients.kube import KubeReader
 from kubemedic.domain import lifecycle, remediation, view
 from kubemedic.domain.diagnose import diagnose_bundle
 from kubemedic.models.bundle import IncidentBundle
+from kubemedic.models.conditions import ConditionReason, ConditionStatus
 from kubemedic.models.diagnosis import Diagnosis
 from kubemedic.models.incident import IncidentSpec, IncidentStatus
 
@@ -39,8 +43,8 @@ class StageReport:
     """What an optional stage wants recorded: a condition (type, status, reason, message)."""
 
     condition_type: str
-    status: str
-    reason: str
+    status: ConditionStatus
+    reason: ConditionReason
     message: str
 
 
@@ -80,6 +84,18 @@ class DiagnosisOutcome:
     reports: tuple[StageReport, ...] = ()
 
 
+@contextlib.contextmanager
+def _stage(name: str) -> Iterator[None]:
+    """Count an error that escapes a stage (then let it propagate)."""
+    try:
+        yield
+    except TargetNotFoundError:
+        raise  # NB: not an error: the Incident waits for its target
+    except Exception:
+        metrics.DIAGNOSIS_ERRORS.labels(stage=name).inc()
+        raise
+
+
 async def diagnose_incident(
     deps: DiagnosisDeps,
     *,
@@ -95,7 +111,8 @@ async def diagnose_incident(
     status = lifecycle.status_detected(status, target=target, now=now)
     started = time.perf_counter()
     try:
-        bundle = await asyncio.to_thread(gather_bundle, deps.reader, target, now=now)
+        with _stage("gather"):
+            bundle = await asyncio.to_thread(gather_bundle, deps.reader, target, now=now)
     except TargetNotFoundError:
         metrics.TARGET_NOT_FOUND.inc()
         return DiagnosisOutcome(
@@ -107,14 +124,17 @@ async def diagnose_incident(
     metrics.GATHER_SECONDS.observe(time.perf_counter() - started)
     reports: list[StageReport] = []
     for enricher in deps.enrichers:
-        bundle, report = await enricher.enrich(bundle, spec=spec, now=now)
+        with _stage("enrich"):
+            bundle, report = await enricher.enrich(bundle, spec=spec, now=now)
         if report:
             reports.append(report)
     started = time.perf_counter()
-    diagnosis = diagnose_bundle(bundle)
+    with _stage("rules"):
+        diagnosis = diagnose_bundle(bundle)
     metrics.DIAGNOSE_SECONDS.observe(time.perf_counter() - started)
     if deps.refiner is not None:
-        diagnosis, report = await deps.refiner.refine(bundle, diagnosis, spec=spec)
+        with _stage("refine"):
+            diagnosis, report = await deps.refiner.refine(bundle, diagnosis, spec=spec)
         if report:
             reports.append(report)
     metrics.INCIDENTS_DIAGNOSED.labels(

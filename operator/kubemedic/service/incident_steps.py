@@ -95,7 +95,10 @@ async def advance(runtime: OperatorRuntime, *, body: Body) -> None:
     """Advance the Incident's remediation by one step."""
     deps = runtime.remediation
     namespace, name = str(body.metadata.namespace), str(body.metadata.name)
-    result = await asyncio.to_thread(reconcile_remediation, deps, namespace=namespace, name=name)
+    # NB: the index's copy of the Incident, not a fresh read; a stale copy's write is refused.
+    result = await asyncio.to_thread(
+        reconcile_remediation, deps, namespace=namespace, name=name, incident=dict(body)
+    )
     if result.before is not None and result.after is not None and result.spec is not None:
         notified = await notify_transition(
             runtime.notifier,
@@ -111,7 +114,7 @@ async def advance(runtime: OperatorRuntime, *, body: Body) -> None:
         record = notified.notifications
         if record is not None and record != result.after.notifications and result.resource_version:
             await asyncio.to_thread(
-                deps.remediator.incidents.patch_status,
+                deps.remediator.write_incident_status,
                 namespace,
                 name,
                 status={
@@ -138,7 +141,7 @@ async def advance(runtime: OperatorRuntime, *, body: Body) -> None:
 async def _write(runtime: OperatorRuntime, body: Body, status: IncidentStatus) -> None:
     """Write the Incident's status if nobody wrote it since the watch delivered ``body``."""
     await asyncio.to_thread(
-        runtime.remediation.remediator.incidents.patch_status,
+        runtime.remediation.remediator.write_incident_status,
         str(body.metadata.namespace),
         str(body.metadata.name),
         status=status_patch(status),

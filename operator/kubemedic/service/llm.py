@@ -39,7 +39,7 @@ from kubemedic.clients.kube import KubeReader
 from kubemedic.clients.llm import ChatResult, LLMClient, LLMRequestError, LLMUnavailableError
 from kubemedic.clients.tokenizer import TokenizerError, load_token_counter
 from kubemedic.domain import knowledge as knowledge_domain
-from kubemedic.domain import llm_output
+from kubemedic.domain import llm_output, safety
 from kubemedic.domain.prompt import (
     ChatMessage,
     Prompt,
@@ -50,8 +50,8 @@ from kubemedic.domain.prompt import (
 )
 from kubemedic.domain.redaction import Redactor
 from kubemedic.models.bundle import IncidentBundle
-from kubemedic.models.conditions import ConditionReason, ConditionType
-from kubemedic.models.diagnosis import Diagnosis
+from kubemedic.models.conditions import ConditionReason, ConditionStatus, ConditionType
+from kubemedic.models.diagnosis import Diagnosis, RejectedAction
 from kubemedic.models.incident import IncidentSpec, Severity
 from kubemedic.service.diagnosis import StageReport
 from kubemedic.settings import OperatorSettings
@@ -89,7 +89,7 @@ class _InvalidAnswerError(Exception):
     pass
 
 
-def _report(status: str, reason: str, message: str) -> StageReport:
+def _report(status: ConditionStatus, reason: ConditionReason, message: str) -> StageReport:
     return StageReport(
         condition_type=ConditionType.LLM_DIAGNOSED.value,
         status=status,
@@ -143,7 +143,7 @@ class LLMRefiner:
             )
         if self.client is None:
             return base, _report(
-                "False",
+                ConditionStatus.FALSE,
                 ConditionReason.LLM_DISABLED,
                 "No LLM endpoint is configured (KUBEMEDIC_LLM_URL); the rules' diagnosis stands.",
             )
@@ -169,12 +169,14 @@ class LLMRefiner:
             )
 
     def _fallback(
-        self, base: Diagnosis, reason: str, condition_reason: str, detail: str
+        self, base: Diagnosis, reason: str, condition_reason: ConditionReason, detail: str
     ) -> tuple[Diagnosis, StageReport]:
         metrics.LLM_FALLBACKS.labels(reason=reason).inc()
         logger.warning("LLM diagnosis fell back to the rules (%s): %s", reason, detail)
         return base, _report(
-            "False", condition_reason, f"The rules' diagnosis stands: {detail}".rstrip(".") + "."
+            ConditionStatus.FALSE,
+            condition_reason,
+            f"The rules' diagnosis stands: {detail}".rstrip(".") + ".",
         )
 
     async def _ranked_knowledge(
@@ -224,11 +226,10 @@ class LLMRefiner:
         counter, exact = await self._counter(client, _calibration_sample())
 
         def prompt_for(b: PromptBudget) -> Prompt:
-            return build_prompt(
+            return incident_prompt(
                 bundle,
                 rules=base,
                 spec=spec,
-                scope=scope,
                 knowledge=docs,
                 counter=counter,
                 redactor=self.redactor,
@@ -271,6 +272,13 @@ class LLMRefiner:
             except llm_output.InvalidAnswerError as second:
                 raise _InvalidAnswerError(str(second)) from second
         accepted, rejected = llm_output.check_actions(answer.actions, scope)
+        accepted, vetoed = safety.screen(bundle, answer.category, accepted)
+        rejected.extend(
+            RejectedAction(
+                type=a.type.value, target=safety.display_ref(a.target), reason=reason[:1024]
+            )
+            for a, reason in vetoed
+        )
         evidence, unknown_refs = llm_output.check_evidence(answer.evidence, prompt.refs)
         usage = _usage(results)
         combined = llm_output.combine(
@@ -304,7 +312,7 @@ class LLMRefiner:
             )
         if unknown_refs:
             message += f" Dropped {len(unknown_refs)} evidence item(s) citing unknown ids."
-        return combined, _report("True", ConditionReason.LLM_ANSWERED, message)
+        return combined, _report(ConditionStatus.TRUE, ConditionReason.LLM_ANSWERED, message)
 
 
 def _usage(results: Sequence[ChatResult]) -> llm_output.Usage:
@@ -325,6 +333,46 @@ def _calibration_sample() -> str:
     return build_static_prefix((), redactor=Redactor())
 
 
+def incident_prompt(
+    bundle: IncidentBundle,
+    *,
+    rules: Diagnosis,
+    spec: IncidentSpec | None,
+    knowledge: Sequence[knowledge_domain.KnowledgeDoc],
+    counter: TokenCounter,
+    redactor: Redactor,
+    budget: PromptBudget,
+) -> Prompt:
+    """The messages the operator sends the model for ``bundle``: scoped to the incident's
+    objects, fitted to ``budget`` and redacted. ``kubemedic prompt`` shows exactly these."""
+    return build_prompt(
+        bundle,
+        rules=rules,
+        spec=spec,
+        scope=llm_output.action_scope(bundle),
+        knowledge=knowledge,
+        counter=counter,
+        redactor=redactor,
+        budget=budget,
+    )
+
+
+def redactor_from_settings(settings: OperatorSettings) -> Redactor:
+    """The redactor of the settings: extra patterns and the allow-lists of structured fields."""
+    return Redactor.with_extra_patterns(
+        settings.llm_redact_patterns,
+        env_values=settings.llm_send_env_values,
+        command_containers=settings.llm_send_commands,
+    )
+
+
+def budget_from_settings(settings: OperatorSettings) -> PromptBudget:
+    return PromptBudget(
+        total_tokens=settings.llm_prompt_token_budget,
+        knowledge_tokens=settings.llm_knowledge_token_budget,
+    )
+
+
 def build_refiner(settings: OperatorSettings, *, reader: KubeReader | None) -> LLMRefiner:
     """The refiner the operator uses: knowledge from ConfigMaps (when ``reader`` is given and
     documents are wanted), and an LLM client when ``llm_urls`` is set."""
@@ -333,6 +381,7 @@ def build_refiner(settings: OperatorSettings, *, reader: KubeReader | None) -> L
         knowledge = ConfigMapKnowledge(
             reader,
             namespace=settings.operator_namespace,
+            extra_namespaces=settings.runbook_knowledge_namespaces,
             ttl_seconds=settings.runbook_knowledge_ttl_seconds,
         )
     client: LLMClient | None = None
@@ -365,10 +414,7 @@ def build_refiner(settings: OperatorSettings, *, reader: KubeReader | None) -> L
                     time.perf_counter() - started,
                 )
     options = RefinerOptions(
-        budget=PromptBudget(
-            total_tokens=settings.llm_prompt_token_budget,
-            knowledge_tokens=settings.llm_knowledge_token_budget,
-        ),
+        budget=budget_from_settings(settings),
         max_completion_tokens=settings.llm_max_completion_tokens,
         runbook_documents=settings.runbook_knowledge_documents,
         use_priority=settings.llm_priority,
@@ -376,7 +422,7 @@ def build_refiner(settings: OperatorSettings, *, reader: KubeReader | None) -> L
     return LLMRefiner(
         client=client,
         knowledge=knowledge,
-        redactor=Redactor.with_extra_patterns(settings.llm_redact_patterns),
+        redactor=redactor_from_settings(settings),
         counter=counter,
         options=options,
     )
@@ -387,6 +433,9 @@ __all__ = [
     "KnowledgeSource",
     "LLMRefiner",
     "RefinerOptions",
+    "budget_from_settings",
     "build_refiner",
     "estimate_counter",
+    "incident_prompt",
+    "redactor_from_settings",
 ]

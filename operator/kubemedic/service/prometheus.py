@@ -121,8 +121,8 @@ def _report(status: ConditionStatus, reason: ConditionReason, message: str) -> S
         message = message[: MAX_MESSAGE - 1] + "…"
     return StageReport(
         condition_type=ConditionType.METRICS_COLLECTED.value,
-        status=status.value,
-        reason=reason.value,
+        status=status,
+        reason=reason,
         message=message,
     )
 

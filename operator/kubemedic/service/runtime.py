@@ -21,6 +21,7 @@ from kubemedic.clients.events import EventRecorder
 from kubemedic.clients.kube import KubeReader
 from kubemedic.clients.leader import LeaderElector, default_identity
 from kubemedic.clients.notify import WebhookNotifier
+from kubemedic.clients.policies import PolicyStore
 from kubemedic.clients.remediation import Remediator
 from kubemedic.constants import API_GROUP, INCIDENT_PLURAL, POLICY_PLURAL
 from kubemedic.domain.leader import LeaderTimings
@@ -71,6 +72,7 @@ class OperatorRuntime:
     diagnosis: DiagnosisDeps
     remediation: RemediationDeps
     notifier: WebhookNotifier | None
+    policies: PolicyStore
     leadership: Leadership
     events: EventRecorder
     #: Set by the start-up handlers of the features they start.
@@ -94,6 +96,7 @@ def build_runtime(settings: OperatorSettings) -> OperatorRuntime:
     # LLM only when KUBEMEDIC_LLM_URL(S) is set (docs/llm.md).
     refiner = build_refiner(settings, reader=reader)
     leadership = _leadership(settings, reader)
+    remediator = Remediator(reader.api)
     return OperatorRuntime(
         settings=settings,
         reader=reader,
@@ -102,7 +105,7 @@ def build_runtime(settings: OperatorSettings) -> OperatorRuntime:
             reader=reader, enrichers=build_enrichers(settings), refiner=refiner
         ),
         remediation=RemediationDeps(
-            remediator=Remediator(reader.api),
+            remediator=remediator,
             operator_namespace=settings.operator_namespace,
             extra_protected=tuple(settings.protected_namespaces),
             verify_timeout=timedelta(seconds=settings.verify_timeout_seconds),
@@ -110,6 +113,7 @@ def build_runtime(settings: OperatorSettings) -> OperatorRuntime:
             is_leader=lambda: leadership.is_leader,
         ),
         notifier=build_notifier(settings),
+        policies=remediator.policy_store,
         leadership=leadership,
         events=EventRecorder(
             reader.api,
@@ -151,7 +155,7 @@ def operator_access(settings: OperatorSettings) -> list[Access]:
             Access("create", "events", namespace=namespace),
             Access("list", "pods", namespace=namespace),
         ]
-    needs.append(Access("list", POLICY_PLURAL, group=API_GROUP))
+    needs += [Access(verb, POLICY_PLURAL, group=API_GROUP) for verb in ("list", "watch")]
     if settings.leader_election:
         lease_namespace = settings.lease_namespace or settings.operator_namespace
         needs.append(
