@@ -38,11 +38,8 @@ import contextlib
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,12 +49,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "hack"), str(ROOT / "operator")]
 
 import aiohttp
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from alerting import AlertOperator, am_alert, am_payload, webhook_operator
+from bootstrap import bench_cluster
 from kubemedic.domain import alerts
-from localcluster import LocalCluster, bin_dir, wait_until
+from localcluster import LocalCluster, wait_until
 from monitoring import kwok_resource_scrape, running_monitoring, static_scrape
 from operator_process import GROUP, OPERATOR_NAMESPACE, PLURAL, VERSION
 
@@ -433,18 +431,6 @@ def _deployment(name: str) -> dict[str, Any]:
 # -- main -------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def cluster_for(args: argparse.Namespace) -> Iterator[LocalCluster]:
-    if args.cluster_dir:
-        yield LocalCluster.from_state(Path(args.cluster_dir))
-        return
-    with (
-        tempfile.TemporaryDirectory(prefix="kubemedic-bench-") as tmp,
-        LocalCluster(workdir=Path(tmp), nodes=3, die_with_parent=True) as cluster,
-    ):
-        yield cluster
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--burst", type=int, default=1000, help="alerts per burst (default 1000)")
@@ -456,19 +442,15 @@ def main() -> int:
     parser.add_argument("--cluster-dir", help="reuse a running cluster (hack/cluster up --dir)")
     args = parser.parse_args()
 
-    with cluster_for(args) as cluster, tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
+    with bench_cluster(
+        "alerts",
+        nodes=3,
+        namespaces=[BENCH_NAMESPACE, IDLE_NAMESPACE, OPERATOR_NAMESPACE],
+        cluster_dir=args.cluster_dir,
+    ) as bench:
+        cluster, api, workdir = bench.cluster, bench.api, bench.workdir
         custom = client.CustomObjectsApi(api)
-        subprocess.run(
-            [str(bin_dir() / "kubectl"), f"--kubeconfig={cluster.kubeconfig}", "apply",
-             "--server-side", "--force-conflicts", "-f", str(ROOT / "crds")],
-            check=True, capture_output=True,
-        )  # fmt: skip
         core = client.CoreV1Api(api)
-        for ns in (BENCH_NAMESPACE, IDLE_NAMESPACE, OPERATOR_NAMESPACE):
-            with contextlib.suppress(ApiException):
-                core.create_namespace({"metadata": {"name": ns}})
         results: dict[str, Any] = {
             "measured": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "machine": f"{_cpus()} CPUs (shared)",

@@ -20,7 +20,6 @@ import re
 import signal
 import statistics
 import sys
-import tempfile
 import time
 import urllib.request
 from contextlib import ExitStack
@@ -32,6 +31,7 @@ sys.path[:0] = [str(ROOT / "hack")]
 
 from kubernetes import client, config
 
+from bootstrap import bench_cluster
 from localcluster import LocalCluster, wait_until
 from operator_process import OPERATOR_NAMESPACE, OperatorProcess, start_operator
 
@@ -134,29 +134,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="failovers per signal and timing")
     args = parser.parse_args()
     results: dict[str, Any] = {}
-    with (
-        tempfile.TemporaryDirectory(prefix="kubemedic-failover-") as tmp,
-        LocalCluster(workdir=Path(tmp) / "cluster", nodes=1, die_with_parent=True) as cluster,
-    ):
-        api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
-        client.CoreV1Api(api).create_namespace({"metadata": {"name": OPERATOR_NAMESPACE}})
-        import subprocess  # noqa: PLC0415
-
-        from localcluster import bin_dir  # noqa: PLC0415
-
-        subprocess.run(
-            [
-                str(bin_dir() / "kubectl"),
-                f"--kubeconfig={cluster.kubeconfig}",
-                "apply",
-                "-f",
-                str(ROOT / "crds"),
-            ],
-            check=True,
-            capture_output=True,
-        )
+    with bench_cluster("failover", nodes=1, namespaces=[OPERATOR_NAMESPACE]) as bench:
         for name, timings in TIMINGS.items():
-            results[name] = measure(cluster, Path(tmp), name=name, timings=timings, runs=args.runs)
+            results[name] = measure(
+                bench.cluster, bench.workdir, name=name, timings=timings, runs=args.runs
+            )
             print(name, json.dumps(results[name]), flush=True)
     out = ROOT / "bench" / "results" / "failover.json"
     out.parent.mkdir(parents=True, exist_ok=True)

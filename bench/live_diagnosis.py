@@ -17,7 +17,6 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -25,13 +24,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "hack"), str(ROOT / "operator")]
 
-from kubernetes import client, config
+from kubernetes import client
 
+from bootstrap import bench_cluster
 from kubemedic.clients.evidence import gather_bundle
 from kubemedic.clients.kube import KubeReader
 from kubemedic.domain.diagnose import diagnose_bundle
 from kubemedic.models.target import TargetKind, TargetRef
-from localcluster import LocalCluster, bin_dir, wait_until
+from localcluster import wait_until
 from operator_process import (
     GROUP,
     OPERATOR_NAMESPACE,
@@ -104,118 +104,93 @@ def main() -> int:
     )
     args = parser.parse_args()
     results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="kubemedic-bench-") as tmp:
-        cluster = LocalCluster(workdir=Path(tmp) / "cluster", nodes=3, die_with_parent=True)
-        with cluster:
-            api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
-            core, apps, custom = (
-                client.CoreV1Api(api),
-                client.AppsV1Api(api),
-                client.CustomObjectsApi(api),
-            )
-            import subprocess  # noqa: PLC0415
-
-            subprocess.run(
-                [
-                    str(bin_dir() / "kubectl"),
-                    f"--kubeconfig={cluster.kubeconfig}",
-                    "apply",
-                    "-f",
-                    str(ROOT / "crds"),
-                ],
-                check=True,
-                capture_output=True,
-            )
-            for ns in (NAMESPACE, OPERATOR_NAMESPACE):
-                core.create_namespace({"metadata": {"name": ns}})
-            wait_until(
-                lambda: core.read_namespaced_service_account("default", NAMESPACE),
-                timeout=30,
-                what="default ServiceAccount",
-            )
-            names = []
-            for scenario in SCENARIOS:
-                for index in range(args.per_scenario):
-                    name = f"{scenario}-{index}"
-                    apps.create_namespaced_deployment(NAMESPACE, deployment(name, scenario))
-                    names.append(name)
+    with bench_cluster("bench", nodes=3, namespaces=[NAMESPACE, OPERATOR_NAMESPACE]) as bench:
+        cluster, api = bench.cluster, bench.api
+        core, apps, custom = (
+            client.CoreV1Api(api),
+            client.AppsV1Api(api),
+            client.CustomObjectsApi(api),
+        )
+        names = []
+        for scenario in SCENARIOS:
+            for index in range(args.per_scenario):
+                name = f"{scenario}-{index}"
+                apps.create_namespaced_deployment(NAMESPACE, deployment(name, scenario))
+                names.append(name)
+        wait_until(
+            lambda: (
+                all(p.status.container_statuses for p in core.list_namespaced_pod(NAMESPACE).items)
+                and len(core.list_namespaced_pod(NAMESPACE).items) >= len(names)
+            ),
+            timeout=120,
+            what="all simulated failures to show",
+        )
+        time.sleep(3)
+        reader = KubeReader(api)
+        gather, pure = [], []
+        for _round in range(args.rounds):
+            for name in names:
+                target = TargetRef(kind=TargetKind.DEPLOYMENT, namespace=NAMESPACE, name=name)
+                t0 = time.perf_counter()
+                bundle = gather_bundle(reader, target)
+                t1 = time.perf_counter()
+                diagnose_bundle(bundle)
+                t2 = time.perf_counter()
+                gather.append(t1 - t0)
+                pure.append(t2 - t1)
+        results["in_process"] = {
+            "gather_bundle": summary(gather),
+            "diagnose_bundle": summary(pure),
+            "gather_plus_diagnose": summary([a + b for a, b in zip(gather, pure, strict=True)]),
+        }
+        with start_operator(cluster, bench.workdir / "op", namespaces=[NAMESPACE]) as op:
+            idle = rss_mib(op.process.pid)
+            latencies = []
+            for name in names:
+                t0 = time.perf_counter()
+                custom.create_namespaced_custom_object(
+                    GROUP, VERSION, NAMESPACE, PLURAL, incident_body(f"live-{name}", name)
+                )
+                wait_until(
+                    lambda n=name: (
+                        custom.get_namespaced_custom_object(
+                            GROUP, VERSION, NAMESPACE, PLURAL, f"live-{n}"
+                        ).get("status")
+                        or {}
+                    ).get("diagnosis"),
+                    timeout=60,
+                    interval=0.02,
+                    what=f"diagnosis of live-{name}",
+                )
+                latencies.append(time.perf_counter() - t0)
+            results["incident_to_diagnosis"] = summary(latencies)
+            t0 = time.perf_counter()
+            for index in range(args.incidents):
+                target = names[index % len(names)]
+                custom.create_namespaced_custom_object(
+                    GROUP, VERSION, NAMESPACE, PLURAL, incident_body(f"mem-{index}", target)
+                )
             wait_until(
                 lambda: (
-                    all(
-                        p.status.container_statuses
-                        for p in core.list_namespaced_pod(NAMESPACE).items
+                    sum(
+                        1
+                        for item in custom.list_namespaced_custom_object(
+                            GROUP, VERSION, NAMESPACE, PLURAL
+                        )["items"]
+                        if (item.get("status") or {}).get("diagnosis")
                     )
-                    and len(core.list_namespaced_pod(NAMESPACE).items) >= len(names)
+                    >= args.incidents + len(names)
                 ),
-                timeout=120,
-                what="all simulated failures to show",
+                timeout=900,
+                interval=1.0,
+                what=f"{args.incidents} Incidents diagnosed",
             )
-            time.sleep(3)
-            reader = KubeReader(api)
-            gather, pure = [], []
-            for _round in range(args.rounds):
-                for name in names:
-                    target = TargetRef(kind=TargetKind.DEPLOYMENT, namespace=NAMESPACE, name=name)
-                    t0 = time.perf_counter()
-                    bundle = gather_bundle(reader, target)
-                    t1 = time.perf_counter()
-                    diagnose_bundle(bundle)
-                    t2 = time.perf_counter()
-                    gather.append(t1 - t0)
-                    pure.append(t2 - t1)
-            results["in_process"] = {
-                "gather_bundle": summary(gather),
-                "diagnose_bundle": summary(pure),
-                "gather_plus_diagnose": summary([a + b for a, b in zip(gather, pure, strict=True)]),
+            results["bulk"] = {
+                "incidents": args.incidents,
+                "seconds_to_diagnose_all": round(time.perf_counter() - t0, 1),
+                "rss_idle_mib": round(idle, 1),
+                "rss_with_incidents_mib": round(rss_mib(op.process.pid), 1),
             }
-            with start_operator(cluster, Path(tmp) / "op", namespaces=[NAMESPACE]) as op:
-                idle = rss_mib(op.process.pid)
-                latencies = []
-                for name in names:
-                    t0 = time.perf_counter()
-                    custom.create_namespaced_custom_object(
-                        GROUP, VERSION, NAMESPACE, PLURAL, incident_body(f"live-{name}", name)
-                    )
-                    wait_until(
-                        lambda n=name: (
-                            custom.get_namespaced_custom_object(
-                                GROUP, VERSION, NAMESPACE, PLURAL, f"live-{n}"
-                            ).get("status")
-                            or {}
-                        ).get("diagnosis"),
-                        timeout=60,
-                        interval=0.02,
-                        what=f"diagnosis of live-{name}",
-                    )
-                    latencies.append(time.perf_counter() - t0)
-                results["incident_to_diagnosis"] = summary(latencies)
-                t0 = time.perf_counter()
-                for index in range(args.incidents):
-                    target = names[index % len(names)]
-                    custom.create_namespaced_custom_object(
-                        GROUP, VERSION, NAMESPACE, PLURAL, incident_body(f"mem-{index}", target)
-                    )
-                wait_until(
-                    lambda: (
-                        sum(
-                            1
-                            for item in custom.list_namespaced_custom_object(
-                                GROUP, VERSION, NAMESPACE, PLURAL
-                            )["items"]
-                            if (item.get("status") or {}).get("diagnosis")
-                        )
-                        >= args.incidents + len(names)
-                    ),
-                    timeout=900,
-                    interval=1.0,
-                    what=f"{args.incidents} Incidents diagnosed",
-                )
-                results["bulk"] = {
-                    "incidents": args.incidents,
-                    "seconds_to_diagnose_all": round(time.perf_counter() - t0, 1),
-                    "rss_idle_mib": round(idle, 1),
-                    "rss_with_incidents_mib": round(rss_mib(op.process.pid), 1),
-                }
     out = ROOT / "bench" / "results" / "live.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")

@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python bench/llm_overhead.py [--rounds 10]``.
 
 Method: a byte-level BPE tokenizer is trained locally (tests/support/tokenizer.py; nothing
-is downloaded) and loaded with transformers, as ``KUBEMEDIC_LLM_TOKENIZER`` would load a
+is downloaded) and loaded with tokenizers, as ``KUBEMEDIC_LLM_TOKENIZER`` would load a
 model's. Every bundle in tests/scenarios/ is parsed and diagnosed by the rules once (not
 measured). Then, ``--rounds`` times per bundle, in a shuffled order per round, the
 client-side work of one LLM diagnosis is timed with ``time.perf_counter_ns``:
@@ -226,7 +226,7 @@ def main() -> int:
     result = {
         "method": "client-side work per LLM diagnosis (knowledge ranking, prompt build with "
         "redaction and token counting, answer validation and combining); model server time "
-        "excluded; locally trained BPE tokenizer via transformers",
+        "excluded; locally trained BPE tokenizer via tokenizers",
         "machine": {"python": platform.python_version(), "processor": platform.machine()},
         "rounds": args.rounds,
         "scenarios": len(names),

@@ -22,7 +22,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,9 +29,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "hack")]
 
-from kubernetes import client, config
+from kubernetes import client
 
-from localcluster import LocalCluster, bin_dir, wait_until
+from bootstrap import bench_cluster
+from localcluster import wait_until
 from operator_process import (
     GROUP,
     OPERATOR_NAMESPACE,
@@ -123,33 +123,14 @@ def main() -> int:
         "oom-approved": ("oomkilled", False, True),
     }
     results: dict[str, Any] = {}
-    with (
-        tempfile.TemporaryDirectory(prefix="kubemedic-mttr-") as tmp,
-        LocalCluster(workdir=Path(tmp) / "cluster", nodes=3, die_with_parent=True) as cluster,
-    ):
-        api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
+    with bench_cluster(
+        "mttr", nodes=3, namespaces=[OPERATOR_NAMESPACE, NAMESPACE, f"{NAMESPACE}-manual"]
+    ) as bench:
+        cluster, api = bench.cluster, bench.api
         core, apps, custom = (
             client.CoreV1Api(api),
             client.AppsV1Api(api),
             client.CustomObjectsApi(api),
-        )
-        subprocess.run(
-            [
-                str(bin_dir() / "kubectl"),
-                f"--kubeconfig={cluster.kubeconfig}",
-                "apply",
-                "-f",
-                str(ROOT / "crds"),
-            ],
-            check=True,
-            capture_output=True,
-        )
-        for ns in (OPERATOR_NAMESPACE, NAMESPACE, f"{NAMESPACE}-manual"):
-            core.create_namespace({"metadata": {"name": ns}})
-        wait_until(
-            lambda: core.read_namespaced_service_account("default", NAMESPACE),
-            timeout=30,
-            what="SA",
         )
         custom.create_namespaced_custom_object(
             GROUP,
@@ -172,7 +153,7 @@ def main() -> int:
         )
         with start_operator(
             cluster,
-            Path(tmp) / "op",
+            bench.workdir / "op",
             namespaces=[NAMESPACE],
             extra_env={"KUBEMEDIC_REMEDIATION_INTERVAL_SECONDS": "1"},
         ):

@@ -10,7 +10,6 @@ fast, reuse a cluster that is already up::
 from __future__ import annotations
 
 import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,8 @@ import pytest
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from localcluster import ROOT, LocalCluster, bin_dir, running_cluster
+from crd_setup import install_crds
+from localcluster import LocalCluster, running_cluster
 from support.waiting import wait_for
 
 
@@ -58,40 +58,14 @@ def apps(api_client: client.ApiClient) -> client.AppsV1Api:
 
 @pytest.fixture(scope="session")
 def crds(cluster: LocalCluster, api_client: client.ApiClient) -> None:
-    """The kubemedic CRDs, installed from crds/ and Established."""
-    subprocess.run(
-        [
-            str(bin_dir() / "kubectl"),
-            f"--kubeconfig={cluster.kubeconfig}",
-            "apply",
-            "--server-side",
-            "--force-conflicts",
-            "-f",
-            str(ROOT / "crds"),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    """The kubemedic CRDs, installed from crds/ and Established; the `kubemedic` namespace."""
+    install_crds(cluster, api_client)
     core = client.CoreV1Api(api_client)
     try:
         core.create_namespace({"metadata": {"name": "kubemedic"}})
     except ApiException as exc:
         if exc.status != 409:
             raise
-    ext = client.ApiextensionsV1Api(api_client)
-    for name in (
-        "incidents.kubemedic.dev",
-        "remediationpolicies.kubemedic.dev",
-        "incidentapprovals.kubemedic.dev",
-    ):
-        wait_for(
-            lambda n=name: any(
-                c.type == "Established" and c.status == "True"
-                for c in ext.read_custom_resource_definition(n).status.conditions or []
-            ),
-            timeout=30,
-            what=f"CRD {name} Established",
-        )
 
 
 @pytest.fixture(scope="session")

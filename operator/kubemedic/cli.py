@@ -14,18 +14,30 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 import yaml
 from pydantic import ValidationError
 
 from kubemedic import __version__
-from kubemedic.constants import API_GROUP, API_VERSION, INCIDENT_PLURAL
+from kubemedic.clients.bundle_file import (
+    DEFAULT_MAX_BYTES,
+    BundleFileError,
+    parse_yaml,
+    read_regular_file,
+)
+from kubemedic.constants import API_GROUP, API_VERSION, APPROVAL_PLURAL, INCIDENT_PLURAL
 from kubemedic.domain.diagnose import diagnose_bundle
 from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.diagnosis import Diagnosis
 from kubemedic.models.incident import IncidentSpec
 from kubemedic.models.target import CLUSTER_SCOPED_KINDS, TargetKind, TargetRef
+from kubemedic.settings import OperatorSettings
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+
+    from kubemedic.clients.cluster import Access
 
 EXIT_OK: Final = 0
 EXIT_FAILURE: Final = 1
@@ -47,21 +59,50 @@ def _progress(message: str) -> None:
     print(f"kubemedic: {message}", file=sys.stderr)
 
 
+def _settings(**overrides: Any) -> OperatorSettings:
+    """The settings (``KUBEMEDIC_*`` and flags); a bad value is a UsageError naming it."""
+    try:
+        return OperatorSettings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "settings"
+        name = f"KUBEMEDIC_{field.upper()}" if err["loc"] else field
+        raise UsageError(f"invalid setting {name}: {err['msg']}") from None
+
+
+def _connect(kubeconfig: str | None, needs: Sequence[Access]) -> ApiClient:
+    """An API client, once the cluster answered and granted ``needs`` (else exit 1)."""
+    # NB: imported here: the kubernetes package must not load before `run` sets $KUBECONFIG.
+    from kubemedic.clients.cluster import check_access, load_api_client  # noqa: PLC0415
+
+    api = load_api_client(kubeconfig)
+    check_access(api, needs)
+    return api
+
+
+def _cluster_problem(exc: Exception) -> str | None:
+    """The one-line message for a cluster error (no kubeconfig, unreachable, forbidden)."""
+    if "kubernetes" not in sys.modules:
+        return None  # nothing talked to a cluster
+    from kubemedic.clients.cluster import describe_api_error  # noqa: PLC0415
+
+    return describe_api_error(exc)
+
+
 # -- bundle files -----------------------------------------------------------------
 
 
-def load_bundle(path: Path) -> IncidentBundle:
-    """Read and validate a bundle file (YAML or JSON); UsageError names path and field."""
+def load_bundle(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> IncidentBundle:
+    """Read and validate a bundle file (YAML or JSON); UsageError names path and problem.
+
+    Only a regular file of at most ``max_bytes`` is read, within nesting and number limits
+    (``clients/bundle_file.py``): a FIFO, ``/dev/zero`` or a crafted file is an error, never
+    a hang, a traceback or unbounded memory.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{path}: not valid YAML or JSON: {exc}") from None
+        data = parse_yaml(read_regular_file(path, max_bytes=max_bytes))
+    except BundleFileError as exc:
+        raise UsageError(f"{path}: {exc}") from None
     if not isinstance(data, dict):
         raise UsageError(
             f"{path}: a bundle must be a mapping with apiVersion '{API_GROUP}/{API_VERSION}' "
@@ -138,7 +179,7 @@ def render_diagnosis(diagnosis: Diagnosis, fmt: str) -> str:
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
-    bundle = load_bundle(Path(args.bundle))
+    bundle = load_bundle(Path(args.bundle), max_bytes=_settings().bundle_max_bytes)
     print(render_diagnosis(diagnose_bundle(bundle), args.output))
     return EXIT_OK
 
@@ -170,20 +211,28 @@ def parse_target(value: str, namespace: str | None) -> TargetRef:
 
 
 def cmd_bundle(args: argparse.Namespace) -> int:
-    from kubemedic.clients.evidence import TargetNotFoundError, gather_bundle  # noqa: PLC0415
-    from kubemedic.clients.kube import KubeReader, load_api_client  # noqa: PLC0415
+    from kubemedic.clients.cluster import Access  # noqa: PLC0415
+    from kubemedic.clients.evidence import (  # noqa: PLC0415
+        TargetNotFoundError,
+        gather_bundle,
+        resource_of,
+    )
+    from kubemedic.clients.incidents import IncidentStore  # noqa: PLC0415
+    from kubemedic.clients.kube import KubeReader  # noqa: PLC0415
     from kubemedic.domain.lifecycle import resolve_target  # noqa: PLC0415
     from kubemedic.models.incident import IncidentSpec  # noqa: PLC0415
     from kubemedic.service.prometheus import enrich_bundle  # noqa: PLC0415
-    from kubemedic.settings import OperatorSettings  # noqa: PLC0415
 
     if bool(args.target) == bool(args.incident):
         raise UsageError("give exactly one of --target KIND/NAME or --incident NAME")
     namespace = args.namespace or "default"
-    reader = KubeReader(load_api_client(args.kubeconfig))
+    settings = _settings()
     if args.incident:
-        path = f"/apis/{API_GROUP}/{API_VERSION}/namespaces/{namespace}/{INCIDENT_PLURAL}/{args.incident}"
-        incident = reader.get(path)
+        api = _connect(
+            args.kubeconfig,
+            [Access("get", INCIDENT_PLURAL, group=API_GROUP, namespace=namespace)],
+        )
+        incident = IncidentStore(api).get(namespace, args.incident)
         if incident is None:
             _fail(f"Incident {namespace}/{args.incident} not found")
         spec = IncidentSpec.model_validate(incident["spec"])
@@ -191,6 +240,12 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     else:
         target = parse_target(args.target, namespace)
         spec = IncidentSpec(target=target)
+        group, resource = resource_of(target.kind)
+        api = _connect(
+            args.kubeconfig,
+            [Access("get", resource, group=group, namespace=target.namespace)],
+        )
+    reader = KubeReader(api)
     _progress(f"gathering evidence for {target.display()} ...")
     try:
         bundle = gather_bundle(reader, target)
@@ -198,7 +253,7 @@ def cmd_bundle(args: argparse.Namespace) -> int:
         _fail(f"{target.display()} not found")
     # The operator's enrichers too (the alert; PromQL with KUBEMEDIC_PROMETHEUS_URL), so the
     # file holds what the operator's diagnosis read.
-    bundle, reports = enrich_bundle(bundle, spec=spec, settings=OperatorSettings())
+    bundle, reports = enrich_bundle(bundle, spec=spec, settings=settings)
     for report in reports:
         _progress(f"{report.condition_type}={report.status} ({report.reason}): {report.message}")
     text = dump_bundle(bundle)
@@ -208,7 +263,10 @@ def cmd_bundle(args: argparse.Namespace) -> int:
         f"{len(bundle.objects)} objects ({pods} pods, {events} events), {len(bundle.logs)} logs"
     )
     if args.output and args.output != "-":
-        Path(args.output).write_text(text, encoding="utf-8")
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            _fail(f"cannot write {args.output}: {exc.strerror}")
         _progress(f"wrote {args.output}: {summary}")
     else:
         sys.stdout.write(text)
@@ -221,7 +279,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
     from kubernetes.client.exceptions import ApiException  # noqa: PLC0415
 
     from kubemedic.clients.approvals import ApprovalClient, ApprovalRefusedError  # noqa: PLC0415
-    from kubemedic.clients.kube import load_api_client  # noqa: PLC0415
+    from kubemedic.clients.cluster import Access  # noqa: PLC0415
     from kubemedic.models.approval import Decision  # noqa: PLC0415
     from kubemedic.service.approvals import (  # noqa: PLC0415
         DecisionInputError,
@@ -239,7 +297,15 @@ def cmd_decide(args: argparse.Namespace) -> int:
     decision = Decision.APPROVE if args.command == "approve" else Decision.REJECT
     try:
         decided = decide(
-            ApprovalClient(load_api_client(args.kubeconfig)),
+            ApprovalClient(
+                _connect(
+                    args.kubeconfig,
+                    [
+                        Access("create", APPROVAL_PLURAL, group=API_GROUP, namespace=namespace),
+                        Access("get", INCIDENT_PLURAL, group=API_GROUP, namespace=namespace),
+                    ],
+                )
+            ),
             namespace=namespace,
             incident=args.incident,
             action=args.action,
@@ -263,26 +329,46 @@ def cmd_decide(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from kubemedic.settings import OperatorSettings  # noqa: PLC0415
+    """Run the operator: check the cluster first, then start kopf.
 
-    kubeconfig = args.kubeconfig or OperatorSettings().kubeconfig
-    if kubeconfig:
-        # NB: the kubernetes package reads $KUBECONFIG when it is first imported, and kopf's
-        # login uses that package: set it before kopf (or anything else) imports it.
-        os.environ["KUBECONFIG"] = kubeconfig
-
-    import kopf  # noqa: PLC0415 - only the operator needs kopf loaded
-    from prometheus_client import start_http_server  # noqa: PLC0415
-
-    import kubemedic.handlers  # noqa: F401, PLC0415 - registers the handlers
-
+    NB: fail fast, not wait: every problem found before kopf starts (no kubeconfig, the
+    cluster unreachable, the CRDs missing, a permission missing, the Lease's namespace
+    missing) exits 1 with one line, so a Deployment shows it in CrashLoopBackOff with the
+    reason in its log instead of a replica that looks alive and does nothing (README).
+    """
     overrides: dict[str, Any] = {}
     if args.namespace:
         overrides["namespaces"] = args.namespace
     for name in ("metrics_port", "health_port", "kubeconfig"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
-    settings = OperatorSettings(**overrides)
+    settings = _settings(**overrides)
+    if settings.kubeconfig:
+        # NB: the kubernetes package reads $KUBECONFIG when it is first imported, and kopf's
+        # login uses that package: set it before kopf (or anything else) imports it.
+        os.environ["KUBECONFIG"] = settings.kubeconfig
+
+    import kopf  # noqa: PLC0415 - only the operator needs kopf loaded
+    from prometheus_client import start_http_server  # noqa: PLC0415
+
+    import kubemedic.handlers  # noqa: F401, PLC0415 - registers the handlers
+    from kubemedic.clients.cluster import require_namespace  # noqa: PLC0415
+    from kubemedic.service.runtime import build_runtime, operator_access  # noqa: PLC0415
+
+    api = _connect(settings.kubeconfig, operator_access(settings))
+    if settings.leader_election:
+        require_namespace(
+            api,
+            settings.lease_namespace or settings.operator_namespace,
+            setting="KUBEMEDIC_LEASE_NAMESPACE"
+            if settings.lease_namespace
+            else "KUBEMEDIC_OPERATOR_NAMESPACE",
+        )
+    try:
+        runtime = build_runtime(settings)
+    except ValueError as exc:
+        raise UsageError(f"invalid setting: {exc}") from None
+    logger.info("cluster %s reachable, permissions checked; starting", api.configuration.host)
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.bind_address)
         logger.info("metrics on http://%s:%d/metrics", settings.bind_address, settings.metrics_port)
@@ -296,7 +382,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         clusterwide=not settings.namespaces,
         namespaces=settings.namespaces,
         liveness_endpoint=liveness,
-        memo=kopf.Memo(settings=settings),
+        memo=runtime,
     )
     return EXIT_OK
 
@@ -518,6 +604,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except UsageError as exc:
         _fail(str(exc), EXIT_USAGE)
+    except Exception as exc:
+        # NB: the checks before each command catch most cluster problems; this is for the
+        # cluster going away (or a permission changing) while the command runs.
+        message = _cluster_problem(exc)
+        if message is None:
+            raise
+        _fail(message)
     return code
 
 

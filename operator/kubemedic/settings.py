@@ -35,6 +35,12 @@ class OperatorSettings(BaseSettings):
         default=None, description="kubeconfig path; default in-cluster or $KUBECONFIG"
     )
     workers: int = Field(default=8, ge=1, le=256, description="concurrent Incident handlers")
+    bundle_max_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1,
+        description="largest bundle file `kubemedic diagnose --bundle` reads; larger ones are "
+        "refused (exit 2)",
+    )
     # -- remediation -----------------------------------------------------------------------
     operator_namespace: str = Field(
         default="kubemedic",

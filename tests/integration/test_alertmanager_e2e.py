@@ -46,8 +46,9 @@ import pytest
 from kubernetes import client
 
 from conftest import pod_summary
+from kubemedic.clients.cluster import load_api_client
 from kubemedic.clients.evidence import gather_bundle
-from kubemedic.clients.incidents import IncidentStore, load_api_client
+from kubemedic.clients.incidents import IncidentStore
 from kubemedic.clients.kube import KubeReader
 from kubemedic.clients.prometheus import PrometheusClient
 from kubemedic.domain import alerts

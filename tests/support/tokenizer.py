@@ -2,7 +2,8 @@
 
 No model weights or tokenizer files can be downloaded in tests, so the tests (and the
 benchmark) train one on Kubernetes-flavoured text and save it the way ``save_pretrained``
-does; ``transformers.AutoTokenizer`` then loads it from that directory like a real model's.
+does (``tokenizer.json``); ``kubemedic.clients.tokenizer`` then loads it from that directory
+like a real model's.
 It is trained on the scenario bundles and the package's source, so its token counts are in
 the range of real models' (3-4 characters per token on prompts); byte-level BPE never fails
 on unseen text.
@@ -14,9 +15,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-# NB: never reach the Hugging Face Hub from tests; set before transformers is imported.
+# NB: never reach the Hugging Face Hub from tests; set before huggingface_hub is imported.
 os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 VOCAB_SIZE = 8000
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +37,6 @@ def train_tokenizer(directory: Path) -> Path:
     """Train the tokenizer and save it to ``directory`` (created); returns the directory."""
     # NB: imported here, after HF_HUB_OFFLINE is set above, whoever imports this first.
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers  # noqa: PLC0415
-    from transformers import PreTrainedTokenizerFast  # noqa: PLC0415
 
     tokenizer = Tokenizer(models.BPE(unk_token="[UNK]"))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -50,7 +49,5 @@ def train_tokenizer(directory: Path) -> Path:
     )
     tokenizer.train_from_iterator(_corpus(), trainer=trainer)
     directory.mkdir(parents=True, exist_ok=True)
-    PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>", unk_token="[UNK]"
-    ).save_pretrained(str(directory))
+    tokenizer.save(str(directory / "tokenizer.json"))
     return directory

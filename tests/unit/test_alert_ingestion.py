@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from kubemedic.clients.incidents import ConflictError
+from kubemedic.clients.kube import ConflictError
 from kubemedic.domain import alerts
 from kubemedic.service.alerts import (
     AlertIngestor,

@@ -38,8 +38,7 @@ import jsonpatch
 import pytest
 from prometheus_client import REGISTRY
 
-from kubemedic.clients.kube import RawObject
-from kubemedic.clients.remediation import ConflictError, PatchRejectedError
+from kubemedic.clients.kube import ConflictError, PatchRejectedError, RawObject
 from kubemedic.domain import remediation as rem
 from kubemedic.domain.policy import NamedPolicy
 from kubemedic.models.bundle import IncidentBundle

@@ -63,6 +63,11 @@ def object_path(*, kind: TargetKind, namespace: str | None, name: str) -> str:
     return f"{prefix}/namespaces/{namespace}/{plural}/{name}"
 
 
+def resource_of(kind: TargetKind) -> tuple[str, str]:
+    """(API group, plural) of a target kind, as RBAC names them."""
+    return KIND_API_VERSIONS[kind].rpartition("/")[0], _PLURALS[kind]
+
+
 def _ns_path(api_version: str, namespace: str, plural: str) -> str:
     prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
     return f"{prefix}/namespaces/{namespace}/{plural}"

@@ -1,130 +1,116 @@
-"""Writing Incidents: idempotent create, paged label-selector list, guarded status patch.
+"""The Incident client: every read and write of Incidents goes through :class:`IncidentStore`.
 
-Used by the alert path (:mod:`kubemedic.service.alerts`); kopf handlers write status
-through kopf's own patch instead.
+Used by the alert path (:mod:`kubemedic.service.alerts`), the leader's loop and remediation
+(status), and the CLI (reads). Objects are plain dicts, exactly as the API server returns them.
 
 Why each call looks the way it does:
 
 - ``create`` treats 409 AlreadyExists as success and returns the object that exists: the
   name is derived from the alert, so a 409 means another notification (or another replica)
   was first, which is exactly the outcome we want.
-- ``patch_status`` sends ``metadata.resourceVersion`` with the merge patch. The API server
-  treats it as a precondition, so a status read before someone else's write is never
-  written back over it (a JSON merge patch replaces ``conditions`` as a whole list);
-  :class:`ConflictError` tells the caller to read again and retry.
+- ``patch_status`` sends ``metadata.resourceVersion`` with a JSON merge
+  patch. The API server treats it as a precondition, so what was read before someone else's
+  write is never written back over it (a merge patch replaces lists such as ``conditions``
+  whole); :class:`~kubemedic.clients.kube.ConflictError` tells the caller to read again.
+- Every write carries a field manager, so ``managedFields`` shows who changed what.
 """
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Final
 
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from kubemedic.constants import API_GROUP, API_VERSION, INCIDENT_PLURAL
+from kubemedic.clients.kube import (
+    MERGE_PATCH,
+    ConflictError,
+    KubeReader,
+    RawObject,
+    api_message,
+    send_json,
+)
+from kubemedic.constants import API_GROUP, API_VERSION, FIELD_MANAGER, INCIDENT_PLURAL
 
 logger = logging.getLogger(__name__)
 
-RawObject = dict[str, Any]
-REQUEST_TIMEOUT_SECONDS: Final = 15.0
 _CONFLICT: Final = 409
 _NOT_FOUND: Final = 404
-
-
-class ConflictError(RuntimeError):
-    """The object changed since it was read (HTTP 409 on a guarded write)."""
+_UNPROCESSABLE: Final = 422
+_PAGE: Final = 500
 
 
 class NamespaceNotFoundError(LookupError):
     """An Incident could not be created: its namespace does not exist (HTTP 404)."""
 
 
-def load_api_client(kubeconfig: str | None = None, *, pool_size: int = 16) -> client.ApiClient:
-    """An API client (explicit kubeconfig, else in-cluster, else ``$KUBECONFIG``) whose
-    connection pool fits ``pool_size`` concurrent requests.
-
-    NB: the client's default pool holds ``5 * cpu_count`` connections; more threads than
-    that log "Connection pool is full" and reconnect for every request.
-    """
-    configuration = client.Configuration()
-    if kubeconfig:
-        config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
-    else:
-        try:
-            config.load_incluster_config(client_configuration=configuration)
-        except config.ConfigException:
-            config.load_kube_config(client_configuration=configuration)
-    configuration.connection_pool_maxsize = pool_size
-    return client.ApiClient(configuration)
-
-
 class IncidentStore:
-    """Incident reads and writes through ``CustomObjectsApi`` (objects as plain dicts)."""
+    """Incident reads and writes (objects as plain dicts)."""
 
     def __init__(self, api: client.ApiClient) -> None:
-        self.api = client.CustomObjectsApi(api)
+        self.api = api
+        self.reader = KubeReader(api)
+
+    @staticmethod
+    def path(namespace: str, name: str | None = None) -> str:
+        base = f"/apis/{API_GROUP}/{API_VERSION}/namespaces/{namespace}/{INCIDENT_PLURAL}"
+        return f"{base}/{name}" if name else base
 
     def get(self, namespace: str, name: str) -> RawObject | None:
         """The Incident, or ``None`` if it does not exist."""
-        try:
-            obj: RawObject = self.api.get_namespaced_custom_object(
-                API_GROUP,
-                API_VERSION,
-                namespace,
-                INCIDENT_PLURAL,
-                name,
-                _request_timeout=REQUEST_TIMEOUT_SECONDS,
-            )
-        except ApiException as exc:
-            if exc.status == _NOT_FOUND:
-                return None
-            raise
-        return obj
+        return self.reader.get(self.path(namespace, name))
+
+    def list(
+        self, namespace: str, *, label_selector: str | None = None
+    ) -> builtins.list[RawObject]:
+        """Incidents in ``namespace`` (matching ``label_selector``), every page."""
+        return self._pages(self.path(namespace), label_selector)
+
+    def _pages(self, path: str, label_selector: str | None) -> builtins.list[RawObject]:
+        items: builtins.list[RawObject] = []
+        page: str | None = None
+        while True:
+            query = {"limit": str(_PAGE)}
+            if label_selector:
+                query["labelSelector"] = label_selector
+            if page:
+                query["continue"] = page
+            found = send_json(self.api, "GET", path, query=query)
+            items += [
+                {"apiVersion": f"{API_GROUP}/{API_VERSION}", "kind": "Incident", **item}
+                for item in found.get("items") or []
+                if isinstance(item, dict)
+            ]
+            page = (found.get("metadata") or {}).get("continue")
+            if not page:
+                return items
 
     def list_all(
-        self, *, label_selector: str, namespaces: Sequence[str] = (), page: int = 500
-    ) -> list[RawObject]:
-        """Every Incident matching ``label_selector``, in ``namespaces`` (empty: all), paged."""
-        found: list[RawObject] = []
-        scopes: Sequence[str | None] = namespaces or (None,)
-        for namespace in scopes:
-            token: str | None = None
-            while True:
-                kwargs: dict[str, Any] = {
-                    "label_selector": label_selector,
-                    "limit": page,
-                    "_request_timeout": REQUEST_TIMEOUT_SECONDS,
-                }
-                if token:
-                    kwargs["_continue"] = token
-                if namespace is None:
-                    chunk = self.api.list_cluster_custom_object(
-                        API_GROUP, API_VERSION, INCIDENT_PLURAL, **kwargs
-                    )
-                else:
-                    chunk = self.api.list_namespaced_custom_object(
-                        API_GROUP, API_VERSION, namespace, INCIDENT_PLURAL, **kwargs
-                    )
-                found.extend(i for i in chunk.get("items") or [] if isinstance(i, dict))
-                token = (chunk.get("metadata") or {}).get("continue")
-                if not token:
-                    break
-        return found
+        self, *, label_selector: str, namespaces: Sequence[str] = ()
+    ) -> builtins.list[RawObject]:
+        """Every Incident matching ``label_selector`` in ``namespaces`` (empty: all of them)."""
+        if namespaces:
+            return [
+                item
+                for namespace in namespaces
+                for item in self.list(namespace, label_selector=label_selector)
+            ]
+        return self._pages(f"/apis/{API_GROUP}/{API_VERSION}/{INCIDENT_PLURAL}", label_selector)
 
     def create(self, body: RawObject) -> tuple[RawObject, bool]:
         """Create ``body``; ``(object, True)``, or ``(existing, False)`` if the name is taken."""
         namespace = str(body["metadata"]["namespace"])
         name = str(body["metadata"]["name"])
         try:
-            created: RawObject = self.api.create_namespaced_custom_object(
-                API_GROUP,
-                API_VERSION,
-                namespace,
-                INCIDENT_PLURAL,
-                body,
-                _request_timeout=REQUEST_TIMEOUT_SECONDS,
+            created = send_json(
+                self.api,
+                "POST",
+                self.path(namespace),
+                body=body,
+                query={"fieldManager": FIELD_MANAGER},
             )
         except ApiException as exc:
             if exc.status == _NOT_FOUND:
@@ -150,22 +136,22 @@ class IncidentStore:
 
         Raises :class:`ConflictError` if it changed meanwhile.
         """
-        body = {"metadata": {"resourceVersion": resource_version}, "status": status}
+        return self._guarded_merge(
+            f"{self.path(namespace, name)}/status",
+            {"metadata": {"resourceVersion": resource_version}, "status": status},
+        )
+
+    def _guarded_merge(self, path: str, body: RawObject) -> RawObject:
         try:
-            patched: RawObject = self.api.patch_namespaced_custom_object_status(
-                API_GROUP,
-                API_VERSION,
-                namespace,
-                INCIDENT_PLURAL,
-                name,
-                body,
-                _request_timeout=REQUEST_TIMEOUT_SECONDS,
+            return send_json(
+                self.api,
+                "PATCH",
+                path,
+                body=body,
+                content_type=MERGE_PATCH,
+                query={"fieldManager": FIELD_MANAGER},
             )
         except ApiException as exc:
             if exc.status == _CONFLICT:
-                msg = (
-                    f"Incident {namespace}/{name} changed since resourceVersion {resource_version}"
-                )
-                raise ConflictError(msg) from exc
+                raise ConflictError(api_message(exc)) from exc
             raise
-        return patched

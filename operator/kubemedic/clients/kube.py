@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Any, Final
 
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 logger = logging.getLogger(__name__)
@@ -19,20 +19,30 @@ logger = logging.getLogger(__name__)
 REQUEST_TIMEOUT_SECONDS: Final = 15.0
 LOG_TIMEOUT_SECONDS: Final = 5.0
 
+#: A Kubernetes object exactly as the API server returned it.
 RawObject = dict[str, Any]
 JSON_PATCH: Final = "application/json-patch+json"
 MERGE_PATCH: Final = "application/merge-patch+json"
 
 
-def load_api_client(kubeconfig: str | None = None) -> client.ApiClient:
-    """An API client from ``kubeconfig``, ``$KUBECONFIG``, ~/.kube/config or in-cluster."""
-    if kubeconfig:
-        return config.new_client_from_config(config_file=kubeconfig)
+class ConflictError(RuntimeError):
+    """The object changed since it was read (HTTP 409 on a guarded write): read again, retry."""
+
+
+class PatchRejectedError(RuntimeError):
+    """The API server refused a write (a failed precondition, validation, admission)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def api_message(exc: ApiException) -> str:
+    """The API server's own explanation of an error (its Status ``message``)."""
     try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        return config.new_client_from_config()
-    return client.ApiClient()
+        return str(json.loads(exc.body).get("message") or exc.reason)
+    except (TypeError, ValueError, AttributeError):
+        return str(exc.reason)
 
 
 class KubeReader:

@@ -263,10 +263,6 @@ class LLMClient:
         )
         return Endpoint(url=url, api=api, breaker=breaker)
 
-    @property
-    def configured_model(self) -> str | None:
-        return self._model
-
     async def close(self) -> None:
         """Close every HTTP connection (the client cannot be used afterwards)."""
         for endpoint in self.endpoints:

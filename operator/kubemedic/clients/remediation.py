@@ -1,5 +1,6 @@
-"""Writes to the cluster for remediation: JSON patches (dry-run first), pod deletion,
-Incident status with optimistic concurrency; the policies come from clients/policies.py.
+"""Writes to the cluster for remediation: JSON patches (dry-run first), pod deletion, and
+the reads the policy needs; Incidents through the one Incident client (``incidents``), the
+policies through clients/policies.py.
 
 NB: every write carries ``fieldManager=kubemedic`` so ``managedFields`` shows who
 changed what; Incident status writes carry ``metadata.resourceVersion`` so two
@@ -8,7 +9,6 @@ writers (a retry, a second replica) can never both succeed on the same version.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -17,38 +17,25 @@ from kubernetes.client.exceptions import ApiException
 
 from kubemedic.clients.approvals import ApprovalClient
 from kubemedic.clients.evidence import TargetNotFoundError, gather_bundle, object_path
-from kubemedic.clients.kube import JSON_PATCH, MERGE_PATCH, KubeReader, RawObject, send_json
+from kubemedic.clients.incidents import IncidentStore
+from kubemedic.clients.kube import (
+    JSON_PATCH,
+    ConflictError,
+    KubeReader,
+    PatchRejectedError,
+    RawObject,
+    api_message,
+    send_json,
+)
 from kubemedic.clients.policies import PolicyStore
 from kubemedic.constants import (
-    API_GROUP,
-    API_VERSION,
     FIELD_MANAGER,
-    INCIDENT_PLURAL,
 )
 from kubemedic.domain import view
 from kubemedic.domain.policy import NamedPolicy
 from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.incident import Phase
 from kubemedic.models.target import TargetKind, TargetRef
-
-
-class ConflictError(RuntimeError):
-    """The object changed since it was read (HTTP 409): read again and retry."""
-
-
-class PatchRejectedError(RuntimeError):
-    """The API server refused the patch (a failed precondition, validation, admission)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def _api_message(exc: ApiException) -> str:
-    try:
-        return str(json.loads(exc.body).get("message") or exc.reason)
-    except (TypeError, ValueError, AttributeError):
-        return str(exc.reason)
 
 
 class Remediator:
@@ -58,6 +45,7 @@ class Remediator:
         self.api = api
         self.reader = KubeReader(api)
         self.approval_client = ApprovalClient(api)
+        self.incidents = IncidentStore(api)
         self.policy_store = PolicyStore(api)
 
     def _call(
@@ -109,9 +97,9 @@ class Remediator:
             )
         except ApiException as exc:
             if exc.status == 409:
-                raise ConflictError(_api_message(exc)) from exc
+                raise ConflictError(api_message(exc)) from exc
             if exc.status in (400, 403, 404, 422):
-                raise PatchRejectedError(exc.status, _api_message(exc)) from exc
+                raise PatchRejectedError(exc.status, api_message(exc)) from exc
             raise
 
     def delete_pod(self, *, namespace: str, name: str, uid: str, dry_run: bool) -> bool:
@@ -188,59 +176,21 @@ class Remediator:
 
     def remediating_in(self, namespace: str, *, excluding: str) -> int:
         """How many other Incidents in ``namespace`` are applying or verifying an action."""
-        items = self.reader.list(
-            f"/apis/{API_GROUP}/{API_VERSION}/namespaces/{namespace}/{INCIDENT_PLURAL}",
-            api_version=f"{API_GROUP}/{API_VERSION}",
-            kind="Incident",
-        )
         return sum(
             1
-            for item in items
+            for item in self.incidents.list(namespace)
             if view.name_of(item) != excluding
             and view.get(item, "status", "phase") == Phase.REMEDIATING.value
         )
 
+    # -- incidents (the one Incident client, clients/incidents.py) -------------------------
+
     def read_incident(self, namespace: str, name: str) -> RawObject | None:
-        return self.reader.get(
-            f"/apis/{API_GROUP}/{API_VERSION}/namespaces/{namespace}/{INCIDENT_PLURAL}/{name}"
-        )
+        return self.incidents.get(namespace, name)
 
     def write_incident_status(
         self, namespace: str, name: str, *, status: dict[str, Any], resource_version: str
     ) -> RawObject:
-        """Replace the Incident's status, only if nobody wrote it since ``resource_version``."""
-        body = {"metadata": {"resourceVersion": resource_version}, "status": status}
-        path = f"/apis/{API_GROUP}/{API_VERSION}/namespaces/{namespace}/{INCIDENT_PLURAL}/{name}/status"
-        try:
-            return self._call(
-                "PATCH",
-                path,
-                body=body,
-                content_type=MERGE_PATCH,
-                query={"fieldManager": FIELD_MANAGER},
-            )
-        except ApiException as exc:
-            if exc.status == 409:
-                raise ConflictError(_api_message(exc)) from exc
-            raise
-
-    def patch_incident_spec(
-        self, namespace: str, name: str, *, spec: dict[str, Any], resource_version: str
-    ) -> RawObject:
-        """Merge ``spec`` into the Incident's spec, only if unchanged since ``resource_version``."""
-        body = {"metadata": {"resourceVersion": resource_version}, "spec": spec}
-        path = f"/apis/{API_GROUP}/{API_VERSION}/namespaces/{namespace}/{INCIDENT_PLURAL}/{name}"
-        try:
-            return self._call(
-                "PATCH",
-                path,
-                body=body,
-                content_type=MERGE_PATCH,
-                query={"fieldManager": "kubemedic-cli"},
-            )
-        except ApiException as exc:
-            if exc.status == 409:
-                raise ConflictError(_api_message(exc)) from exc
-            if exc.status == 422:
-                raise PatchRejectedError(exc.status, _api_message(exc)) from exc
-            raise
+        return self.incidents.patch_status(
+            namespace, name, status=status, resource_version=resource_version
+        )

@@ -12,23 +12,24 @@ from kubernetes.client.exceptions import ApiException
 
 from kubemedic.constants import API_GROUP, API_VERSION, POLICY_PLURAL
 from kubemedic.service.policies import observe_policy
-from kubemedic.settings import OperatorSettings
+from kubemedic.service.runtime import OperatorRuntime
 
 logger = logging.getLogger(__name__)
 
 
 @kopf.on.event(API_GROUP, API_VERSION, POLICY_PLURAL)
-async def policy_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def policy_changed(
+    event: kopf.RawEvent, body: kopf.Body, memo: OperatorRuntime, **_: Any
+) -> None:
     """Every replica checks every policy it sees; see service/policies.py for why."""
     if event.get("type") == "DELETED":
         return
-    settings: OperatorSettings = memo["settings"]
     try:
         await asyncio.to_thread(
             observe_policy,
-            memo["policy_store"],
+            memo.policies,
             dict(body),
-            operator_namespace=settings.operator_namespace,
+            operator_namespace=memo.settings.operator_namespace,
             now=datetime.now(UTC),
         )
     except ApiException as exc:

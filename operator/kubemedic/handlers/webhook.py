@@ -12,10 +12,8 @@ import kopf
 
 from kubemedic.constants import API_GROUP, API_VERSION, INCIDENT_PLURAL
 from kubemedic.domain.alerts import SOURCE_ALERT, SOURCE_LABEL
-from kubemedic.service.webhook import AlertIngestion, start_alert_ingestion
-from kubemedic.settings import OperatorSettings
-
-MEMO_KEY = "alert_ingestion"
+from kubemedic.service.runtime import OperatorRuntime
+from kubemedic.service.webhook import start_alert_ingestion
 
 
 # NB: an event handler, not a change handler: kopf keeps no progress annotations and adds no
@@ -23,26 +21,23 @@ MEMO_KEY = "alert_ingestion"
 # runs on the event loop (kopf runs sync handlers in threads): the index is not thread-safe.
 @kopf.on.event(API_GROUP, API_VERSION, INCIDENT_PLURAL, labels={SOURCE_LABEL: SOURCE_ALERT})
 async def index_alert_incident(
-    event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any
+    event: kopf.RawEvent, body: kopf.Body, memo: OperatorRuntime, **_: Any
 ) -> None:
     """Keep the alert intake's index (dedup, cooldown, rate limits) current from the watch."""
-    ingestion: AlertIngestion | None = memo.get(MEMO_KEY)
-    if ingestion is not None:
-        ingestion.ingestor.observe_event(event.get("type"), dict(body))
+    if memo.alert_ingestion is not None:
+        memo.alert_ingestion.ingestor.observe_event(event.get("type"), dict(body))
 
 
 @kopf.on.startup()
-async def start_alerts(memo: kopf.Memo, **_: Any) -> None:
-    settings: OperatorSettings = memo.setdefault("settings", OperatorSettings())
+async def start_alerts(memo: OperatorRuntime, **_: Any) -> None:
     try:
-        memo[MEMO_KEY] = await start_alert_ingestion(settings)
+        memo.alert_ingestion = await start_alert_ingestion(memo.settings)
     except (ValueError, OSError) as exc:
         # A setting that cannot work stops the operator with the reason, not a retry loop.
         raise kopf.PermanentError(f"alert intake: {exc}") from exc
 
 
 @kopf.on.cleanup()
-async def stop_alerts(memo: kopf.Memo, **_: Any) -> None:
-    ingestion: AlertIngestion | None = memo.get(MEMO_KEY)
-    if ingestion is not None:
-        await ingestion.stop()
+async def stop_alerts(memo: OperatorRuntime, **_: Any) -> None:
+    if memo.alert_ingestion is not None:
+        await memo.alert_ingestion.stop()

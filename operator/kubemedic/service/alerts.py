@@ -51,13 +51,8 @@ from typing import Any, Final, TypeVar
 
 from kubemedic import metrics
 from kubemedic.clients.evidence import object_path
-from kubemedic.clients.incidents import (
-    ConflictError,
-    IncidentStore,
-    NamespaceNotFoundError,
-    RawObject,
-)
-from kubemedic.clients.kube import KubeReader
+from kubemedic.clients.incidents import IncidentStore, NamespaceNotFoundError
+from kubemedic.clients.kube import ConflictError, KubeReader, RawObject
 from kubemedic.clients.prometheus import PrometheusClient, PrometheusUnavailableError, PromQLError
 from kubemedic.domain import alerts, lifecycle
 from kubemedic.domain.alert_index import AlertIncidentIndex, IndexedIncident

@@ -48,7 +48,8 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from kubemedic import metrics
-from kubemedic.clients.incidents import IncidentStore, load_api_client
+from kubemedic.clients.cluster import load_api_client
+from kubemedic.clients.incidents import IncidentStore
 from kubemedic.clients.kube import KubeReader
 from kubemedic.clients.prometheus import PrometheusClient
 from kubemedic.domain import alerts

@@ -11,7 +11,7 @@ the patch's generation test makes a change in between fail instead of applying t
 
 from __future__ import annotations
 
-from kubemedic.clients.remediation import ConflictError, PatchRejectedError
+from kubemedic.clients.kube import ConflictError, PatchRejectedError
 from kubemedic.domain import bounds, policy, view
 from kubemedic.domain import remediation as rem
 from kubemedic.models.diagnosis import Action, ActionType

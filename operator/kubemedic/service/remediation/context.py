@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
 
-from kubemedic.clients.kube import RawObject
-from kubemedic.clients.remediation import ConflictError
+from kubemedic.clients.kube import ConflictError, RawObject
 from kubemedic.domain import lifecycle, view
 from kubemedic.domain.approvals import ApprovalObject
 from kubemedic.domain.policy import NamedPolicy

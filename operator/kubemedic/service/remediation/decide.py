@@ -7,8 +7,7 @@ escalated. Nothing actionable proposed (only Escalate) → escalated at once.
 
 from __future__ import annotations
 
-from kubemedic.clients.kube import RawObject
-from kubemedic.clients.remediation import PatchRejectedError
+from kubemedic.clients.kube import PatchRejectedError, RawObject
 from kubemedic.domain import approvals as approval_rules
 from kubemedic.domain import policy, view
 from kubemedic.domain import remediation as rem

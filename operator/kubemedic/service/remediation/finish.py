@@ -11,8 +11,7 @@ passed. A revert is written as Reverting first, so a crash in between reverts on
 from __future__ import annotations
 
 from kubemedic import metrics
-from kubemedic.clients.kube import RawObject
-from kubemedic.clients.remediation import PatchRejectedError
+from kubemedic.clients.kube import PatchRejectedError, RawObject
 from kubemedic.domain import remediation as rem
 from kubemedic.domain import view
 from kubemedic.models.conditions import ConditionType, is_condition_true

@@ -14,7 +14,7 @@ transition twice. Which step runs depends only on the status:
   expires (approvals.py).
 
 Runs in a worker thread (the Kubernetes client is synchronous); returns the Events to
-post so the kopf handler posts them from its own context.
+post so the leader's loop posts them from its own task (service/incident_steps.py).
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-from kubemedic.clients.kube import RawObject
-from kubemedic.clients.remediation import ConflictError
+from kubemedic.clients.kube import ConflictError, RawObject
 from kubemedic.domain import view
 from kubemedic.domain.scheduling import REMEDIATION_PHASES, needs_remediation
 from kubemedic.models.incident import IncidentSpec, IncidentStatus, Phase
