@@ -79,7 +79,7 @@ def test_approve_without_rights_names_the_verb_and_resource(
     assert code == 1
     assert err.count("\n") == 1, err
     assert err.startswith(f"kubemedic: error: forbidden on {cluster.server}: "), err
-    assert f"may not get incidents.kubemedic.dev in namespace '{namespace}'" in err
+    assert f"may not create incidentapprovals.kubemedic.dev in namespace '{namespace}'" in err
     assert "Traceback" not in err
 
 
