@@ -316,6 +316,57 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- time series and logs (issue 13): logs templates, forecast, detect --------------
+# NB: one self-contained block; numpy/scipy load only when these commands run.
+
+
+def _read_text(path_text: str) -> tuple[Path, str]:
+    path = Path(path_text)
+    try:
+        return path, path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read: {exc}") from None
+
+
+def cmd_logs_templates(args: argparse.Namespace) -> int:
+    from kubemedic.domain.logtemplates import group_lines  # noqa: PLC0415
+
+    _path, text = _read_text(args.file)
+    groups = group_lines(text.splitlines())
+    if args.output == "json":
+        templates = [
+            {"id": g.id, "template": g.template, "count": g.count, "lines": list(g.lines)}
+            for g in groups
+        ]
+        print(json.dumps({"templates": templates}, indent=2))
+    else:
+        for g in groups:
+            print(f"{g.count:>8}  #{g.id:<5} {g.template}")
+    return EXIT_OK
+
+
+def _add_timeseries_commands(sub: Any) -> None:
+    logs = sub.add_parser("logs", help="work with log files offline")
+    logs_sub = logs.add_subparsers(dest="logs_command", required=True, metavar="COMMAND")
+    templates = logs_sub.add_parser(
+        "templates",
+        help="group the lines of a log file by template",
+        description="Mine templates from a log file (JSON, logfmt, klog, syslog, log4j or "
+        "plain lines; no configuration): every non-empty line lands in exactly one template.",
+    )
+    templates.add_argument("file", metavar="FILE", help="the log file")
+    templates.add_argument(
+        "-o",
+        "--output",
+        choices=["json", "text"],
+        default="text",
+        help="output format; json is the stable contract (default: text)",
+    )
+    templates.set_defaults(func=cmd_logs_templates)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kubemedic",
@@ -414,6 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)"
         )
         decide.set_defaults(func=cmd_decide)
+    _add_timeseries_commands(sub)
     return parser
 
 
