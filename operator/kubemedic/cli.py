@@ -347,6 +347,70 @@ def cmd_logs_templates(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _load_series(path_text: str) -> Any:
+    from kubemedic.domain.timeseries import SeriesError, parse_series  # noqa: PLC0415
+
+    path, text = _read_text(path_text)
+    try:
+        return parse_series(text, source=str(path))
+    except SeriesError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _iso(seconds: float | None) -> str | None:
+    from kubemedic.domain.timeseries import format_timestamp  # noqa: PLC0415
+
+    return None if seconds is None else format_timestamp(seconds)
+
+
+def cmd_forecast(args: argparse.Namespace) -> int:
+    from kubemedic.domain.forecast import forecast_crossing  # noqa: PLC0415
+    from kubemedic.domain.quantity import parse_quantity  # noqa: PLC0415
+    from kubemedic.domain.timeseries import SeriesError, parse_duration  # noqa: PLC0415
+
+    try:
+        limit = float(parse_quantity(args.limit))
+    except ValueError:
+        raise UsageError(
+            f"--limit '{args.limit}' is not a number or Kubernetes quantity (e.g. 512Mi, 2Gi, 0.8)"
+        ) from None
+    try:
+        horizon = parse_duration(args.horizon)
+    except SeriesError as exc:
+        raise UsageError(f"--horizon: {exc}") from None
+    series = _load_series(args.series)
+    result = forecast_crossing(series, limit=limit, horizon_seconds=horizon)
+    contract = {
+        "eta": _iso(result.eta),
+        "eta_lower": _iso(result.eta_lower),
+        "eta_upper": _iso(result.eta_upper),
+        "method": result.method,
+        "reason": result.reason,
+        "limit": limit,
+        "horizon_seconds": horizon,
+        "now": _iso(result.now),
+        "level_now": result.level_now,
+        "slope_per_hour": result.slope_per_hour,
+        "slope_interval_per_hour": list(result.slope_interval_per_hour)
+        if result.slope_interval_per_hour
+        else None,
+        "period_seconds": result.period_seconds,
+        "regime_start": _iso(result.regime_start),
+        "points": result.points,
+    }
+    if args.output == "json":
+        print(json.dumps(contract, indent=2))
+    elif result.eta is None:
+        print(f"limit {args.limit} not reached within {args.horizon}: {result.reason}")
+    else:
+        print(
+            f"limit {args.limit} reached at {contract['eta']} "
+            f"(between {contract['eta_lower']} and {contract['eta_upper'] or 'never'}): "
+            f"{result.reason}"
+        )
+    return EXIT_OK
+
+
 def _add_timeseries_commands(sub: Any) -> None:
     logs = sub.add_parser("logs", help="work with log files offline")
     logs_sub = logs.add_subparsers(dest="logs_command", required=True, metavar="COMMAND")
@@ -365,6 +429,24 @@ def _add_timeseries_commands(sub: Any) -> None:
         help="output format; json is the stable contract (default: text)",
     )
     templates.set_defaults(func=cmd_logs_templates)
+
+    forecast = sub.add_parser(
+        "forecast",
+        help="when will a recorded series reach a limit",
+        description="Forecast when the peaks of a recorded series (CSV 'timestamp,value' or a "
+        "Prometheus range-query JSON answer) reach a limit, with an interval.",
+    )
+    forecast.add_argument("--series", required=True, metavar="FILE", help="the series file")
+    forecast.add_argument(
+        "--limit", required=True, help="the limit: a number or a quantity such as 512Mi"
+    )
+    forecast.add_argument(
+        "--horizon", default="7d", help="how far ahead to look, e.g. 36h, 7d (default 7d)"
+    )
+    forecast.add_argument(
+        "-o", "--output", choices=["json", "text"], default="text", help="output format"
+    )
+    forecast.set_defaults(func=cmd_forecast)
 
 
 def build_parser() -> argparse.ArgumentParser:
