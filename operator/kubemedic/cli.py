@@ -411,6 +411,28 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_detect(args: argparse.Namespace) -> int:
+    from kubemedic.domain.anomaly import detect  # noqa: PLC0415
+
+    series = _load_series(args.series)
+    findings = detect(series.timestamps, series.values)
+    anomalies = [{"timestamp": _iso(f.timestamp), "score": round(f.score, 3)} for f in findings]
+    contract: dict[str, Any] = {
+        "anomalies": anomalies,
+        "points": len(series.values),
+        "first": _iso(series.timestamps[0]),
+        "last": _iso(series.timestamps[-1]),
+        "method": "online novelty + surprise likelihood, one finding per episode",
+    }
+    if args.output == "json":
+        print(json.dumps(contract, indent=2))
+    else:
+        for anomaly in anomalies:
+            print(f"{anomaly['timestamp']}  score {anomaly['score']:.1f}")
+        _progress(f"{len(findings)} anomalies in {len(series.values)} points")
+    return EXIT_OK
+
+
 def _add_timeseries_commands(sub: Any) -> None:
     logs = sub.add_parser("logs", help="work with log files offline")
     logs_sub = logs.add_subparsers(dest="logs_command", required=True, metavar="COMMAND")
@@ -447,6 +469,18 @@ def _add_timeseries_commands(sub: Any) -> None:
         "-o", "--output", choices=["json", "text"], default="text", help="output format"
     )
     forecast.set_defaults(func=cmd_forecast)
+
+    detect = sub.add_parser(
+        "detect",
+        help="find anomalies in a recorded series",
+        description="Run the online anomaly detector over a recorded series (CSV "
+        "'timestamp,value' or a Prometheus range-query JSON answer): one finding per episode.",
+    )
+    detect.add_argument("--series", required=True, metavar="FILE", help="the series file")
+    detect.add_argument(
+        "-o", "--output", choices=["json", "text"], default="text", help="output format"
+    )
+    detect.set_defaults(func=cmd_detect)
 
 
 def build_parser() -> argparse.ArgumentParser:
