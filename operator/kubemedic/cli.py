@@ -320,10 +320,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 # NB: one self-contained block; numpy/scipy load only when these commands run.
 
 
-def _read_text(path_text: str) -> tuple[Path, str]:
+def _read_text(path_text: str, *, errors: str = "strict") -> tuple[Path, str]:
     path = Path(path_text)
     try:
-        return path, path.read_text(encoding="utf-8")
+        return path, path.read_text(encoding="utf-8", errors=errors)
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -333,8 +333,11 @@ def _read_text(path_text: str) -> tuple[Path, str]:
 def cmd_logs_templates(args: argparse.Namespace) -> int:
     from kubemedic.domain.logtemplates import group_lines  # noqa: PLC0415
 
-    _path, text = _read_text(args.file)
-    groups = group_lines(text.splitlines())
+    # NB: a stray invalid byte in a log must not lose the file: it becomes U+FFFD.
+    _path, text = _read_text(args.file, errors="replace")
+    # NB: only "\n" ends a line (str.splitlines would also split at form feeds and U+2028,
+    # and the line numbers would no longer match an editor's).
+    groups = group_lines(text.split("\n"))
     if args.output == "json":
         templates = [
             {"id": g.id, "template": g.template, "count": g.count, "lines": list(g.lines)}

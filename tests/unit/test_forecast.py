@@ -7,6 +7,8 @@ We test these aspects:
 - with a GC sawtooth the PEAKS decide: the ETA is when the peaks (not the mean) cross;
 - steady series raise no alarm: flat, sawtooth without trend, a deploy step, warm-up then
   plateau; a restart starts a new regime;
+- a daily cycle in two days of data: no alarm without growth, and with growth the ETA is
+  when the projected daily peaks reach the limit;
 - the CLI prints the JSON contract, null when not within the horizon, accepts quantities and
   exits 2 on a bad limit, horizon or file.
 """
@@ -187,3 +189,23 @@ def test_cli_bad_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         cli.main(["forecast", "--series", str(path), "--limit", "1"])
     assert exc.value.code == 2
     assert "timestamp,value" in capsys.readouterr().err
+
+
+def test_daily_cycle_in_two_days() -> None:
+    """A cycle too long for envelope windows: one-cycle differences decide."""
+    rng = np.random.default_rng(4)
+    minutes = np.arange(2880).astype(float)
+    cycle = 60 * np.sin(2 * np.pi * minutes / 1440)
+    flat = 400 + cycle + rng.normal(0, 3, len(minutes))
+    steady = forecast_crossing(series(flat), limit=flat.max() * 1.3, horizon_seconds=WEEK)
+    assert steady.eta is None, steady.reason
+    leak = flat + 0.05 * minutes  # 3 per hour
+    result = forecast_crossing(series(leak), limit=700, horizon_seconds=WEEK)
+    assert result.method == "seasonal-difference-peaks"
+    assert result.slope_per_hour == pytest.approx(3.0, rel=0.15)
+    # the daily peaks (level + 60) reach 700 first: the trend line alone would be later
+    minute = np.arange(2880, 2880 + 7 * 1440).astype(float)
+    clean = 400 + 60 * np.sin(2 * np.pi * minute / 1440) + 0.05 * minute
+    truth = START + MINUTE * minute[np.argmax(clean >= 700)]
+    assert result.eta is not None
+    assert abs(result.eta - truth) / 3600 < 12

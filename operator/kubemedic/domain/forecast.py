@@ -5,7 +5,11 @@ reach the limit: GC sawtooth peaks and daily highs get there long before the mea
 the forecaster does not fit the mean:
 
 1. **Period.** The dominant cycle (GC sawtooth, daily seasonality) is found from the
-   autocorrelation of the detrended series (the first strong local maximum).
+   autocorrelation of the detrended series (the first strong local maximum after it turned
+   negative). A cycle too long for several envelope windows (a daily cycle in two days of
+   data) is handled by one-cycle differences instead of steps 3-4: each point against the
+   same phase one cycle earlier; the median difference is the growth, the medians of 8
+   blocks of differences bound it, and the last cycle's peak is the level.
 2. **Last regime.** A restart (the series falls far below its previous window's range) or a
    deploy step (it jumps far above it) that persists starts a new regime; only the last one
    is fitted: the history before it describes another process.
@@ -34,7 +38,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +47,9 @@ from scipy import stats
 from kubemedic.domain.timeseries import Series
 
 METHOD: Final = "peak-envelope-theil-sen"
+METHOD_SEASONAL: Final = "seasonal-difference-peaks"
+#: One-cycle differences are split into this many blocks; their medians bound the slope.
+SEASONAL_BLOCKS: Final = 8
 #: Fewest points a forecast is made from.
 MIN_POINTS: Final = 8
 #: The envelope window is at least this share of the series (and at least one period).
@@ -96,9 +103,14 @@ def detect_period(values: FloatArray) -> int | None:
     spectrum = np.fft.rfft(residual, size)
     acf = np.fft.irfft(spectrum * np.conj(spectrum), size)[:n] / power
     top = n // 2
+    # NB: a cycle's peak comes after the autocorrelation has gone negative; maxima before
+    # that are noise on the slope of the first lags.
+    negative = np.nonzero(acf[1:top] < 0)[0]
+    if not len(negative):
+        return None
     peaks = [
         lag
-        for lag in range(2, top)
+        for lag in range(max(2, int(negative[0]) + 1), top)
         if acf[lag] > MIN_PERIOD_ACF and acf[lag] >= acf[lag - 1] and acf[lag] >= acf[lag + 1]
     ]
     if not peaks:
@@ -133,6 +145,78 @@ def _envelope(times: FloatArray, values: FloatArray, window: int) -> tuple[Float
     ends = np.arange(len(values) - 1, window - 2, -stride)[::-1]
     peaks = np.array([values[e - window + 1 : e + 1].max() for e in ends], dtype=np.float64)
     return times[ends], peaks
+
+
+def _seasonal_difference(
+    times: FloatArray,
+    values: FloatArray,
+    *,
+    period: int,
+    limit: float,
+    horizon: float,
+    now: float,
+    points: int,
+    common: dict[str, Any],
+) -> Forecast:
+    """Trend from one-cycle differences; the last cycle's peak is the level it starts from."""
+    span = float(times[period] - times[0])
+    growth = values[period:] - values[:-period]
+    blocks = [float(np.median(b)) for b in np.array_split(growth, SEASONAL_BLOCKS) if len(b)]
+    slope, low, high = (
+        3600.0 * g / span for g in (float(np.median(growth)), min(blocks), max(blocks))
+    )
+    peak_at = len(values) - period + int(np.argmax(values[-period:]))
+    peak = float(values[peak_at])
+    fitted = {
+        **common,
+        "level_now": peak,
+        "slope_per_hour": slope,
+        "slope_interval_per_hour": (low, high),
+    }
+
+    last_times, last_values = times[-period:], values[-period:]
+
+    def at(rate: float) -> float:
+        # NB: the last cycle's shape, raised by the growth per cycle, is projected forward: the
+        # limit is met on the rise of the first cycle whose peak reaches it.
+        per_cycle = rate * span / 3600.0
+        cycles = max(1, math.ceil((limit - peak) / per_cycle))
+        first = int(np.argmax(last_values + cycles * per_cycle >= limit))
+        return max(now, float(last_times[first]) + cycles * span)
+
+    if low <= 0:
+        return Forecast(
+            eta=None,
+            eta_lower=None,
+            eta_upper=None,
+            method=METHOD_SEASONAL,
+            now=now,
+            reason="no consistent growth from one cycle to the next",
+            points=points,
+            **fitted,
+        )
+    eta = at(slope)
+    if eta - now > horizon:
+        return Forecast(
+            eta=None,
+            eta_lower=None,
+            eta_upper=None,
+            method=METHOD_SEASONAL,
+            now=now,
+            reason="the limit is not reached within the horizon",
+            points=points,
+            **fitted,
+        )
+    return Forecast(
+        eta=eta,
+        eta_lower=at(high),
+        eta_upper=at(low),
+        method=METHOD_SEASONAL,
+        now=now,
+        reason="the cycle's peaks rise towards the limit",
+        points=points,
+        **fitted,
+    )
 
 
 def forecast_crossing(series: Series, *, limit: float, horizon_seconds: float) -> Forecast:
@@ -174,6 +258,19 @@ def forecast_crossing(series: Series, *, limit: float, horizon_seconds: float) -
             level_now=float(regime_values[-window:].max()),
             points=len(values),
             **common,  # type: ignore[arg-type]
+        )
+    if period and period > window and len(regime_values) >= 2 * period:
+        # NB: a cycle too long for several envelope windows (a daily cycle in 2 days of
+        # data): compare each point with the same phase one cycle earlier instead.
+        return _seasonal_difference(
+            regime_times,
+            regime_values,
+            period=period,
+            limit=limit,
+            horizon=horizon_seconds,
+            now=now,
+            points=len(values),
+            common=common,
         )
     env_times, env_values = _envelope(regime_times, regime_values, window)
     if len(env_values) < MIN_ENVELOPE_SAMPLES:
