@@ -45,7 +45,7 @@ _LEVEL_LOOKAHEAD: Final = 2
 WILDCARD_WEIGHT: float = 1.0
 #: Defaults of the one configuration used for every system in the benchmark.
 DEFAULT_SIMILARITY: Final = 0.8
-DEFAULT_DEPTH: Final = 4
+DEFAULT_DEPTH: Final = 3
 DEFAULT_MAX_CHILDREN: Final = 100
 DEFAULT_MAX_CLUSTERS: Final = 5000
 
