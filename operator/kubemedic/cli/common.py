@@ -4,7 +4,6 @@ connection (checked before a command does anything).
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final, NoReturn
@@ -22,8 +21,6 @@ if TYPE_CHECKING:
 EXIT_OK: Final = 0
 EXIT_FAILURE: Final = 1
 EXIT_USAGE: Final = 2
-
-logger = logging.getLogger("kubemedic")
 
 
 class UsageError(Exception):
