@@ -99,8 +99,13 @@ def test_granting_the_right_gets_past_the_check(
                 {
                     "apiGroups": ["kubemedic.dev"],
                     "resources": ["incidents"],
-                    "verbs": ["get", "patch"],
-                }
+                    "verbs": ["get"],
+                },
+                {
+                    "apiGroups": ["kubemedic.dev"],
+                    "resources": ["incidentapprovals"],
+                    "verbs": ["create"],
+                },
             ],
         },
     )
