@@ -54,7 +54,7 @@ from kubernetes.client.exceptions import ApiException
 
 from alerting import AlertOperator, am_alert, am_payload, webhook_operator
 from bootstrap import bench_cluster
-from kubemedic.domain import alerts
+from kubemedic.domain import alert_mapping as alerts
 from localcluster import LocalCluster, wait_until
 from monitoring import kwok_resource_scrape, running_monitoring, static_scrape
 from operator_process import GROUP, OPERATOR_NAMESPACE, PLURAL, VERSION

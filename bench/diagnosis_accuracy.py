@@ -28,7 +28,7 @@ ROOT: Final = Path(__file__).resolve().parents[1]
 # NB: the package lives under operator/ (no __init__.py there), as pytest's pythonpath says.
 sys.path.insert(0, str(ROOT / "operator"))
 
-from kubemedic.domain.diagnose import diagnose_bundle
+from kubemedic.domain.rule_engine import diagnose_bundle
 from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.diagnosis import Diagnosis
 

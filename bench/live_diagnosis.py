@@ -29,7 +29,7 @@ from kubernetes import client
 from bootstrap import bench_cluster
 from kubemedic.clients.evidence import gather_bundle
 from kubemedic.clients.kube import KubeReader
-from kubemedic.domain.diagnose import diagnose_bundle
+from kubemedic.domain.rule_engine import diagnose_bundle
 from kubemedic.models.target import TargetKind, TargetRef
 from localcluster import wait_until
 from operator_process import (

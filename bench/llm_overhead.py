@@ -44,10 +44,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from kubemedic.clients.tokenizer import load_token_counter
 from kubemedic.domain import knowledge, llm_output
-from kubemedic.domain.diagnose import diagnose_bundle
 from kubemedic.domain.prompt import PromptBudget, TokenCounter, build_prompt
 from kubemedic.domain.prompt import logs as prompt_logs
 from kubemedic.domain.redaction import Redactor
+from kubemedic.domain.rule_engine import diagnose_bundle
 from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.diagnosis import Diagnosis
 from support.llm_bundles import (

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kubemedic.domain.alerts import label_fingerprint
+from kubemedic.domain.alert_mapping import label_fingerprint
 from localcluster import LocalCluster, free_port
 from localcluster import wait_until as wait_for
 from operator_process import OperatorProcess, http_ok, start_operator

@@ -100,7 +100,7 @@ PROMETHEUS_QUERIES: Final = Counter(
     ["outcome"],
 )
 
-# -- LLM (clients/llm.py, service/llm.py) ---------------------------------------------------
+# -- LLM (clients/llm.py, service/llm_refiner.py) ---------------------------------------------------
 
 LLM_REQUESTS: Final = Counter(
     "kubemedic_llm_requests_total",

@@ -51,12 +51,12 @@ from kubemedic.clients.evidence import gather_bundle
 from kubemedic.clients.incidents import IncidentStore
 from kubemedic.clients.kube import KubeReader
 from kubemedic.clients.prometheus import PrometheusClient
-from kubemedic.domain import alerts
-from kubemedic.domain.diagnose import diagnose_bundle
+from kubemedic.domain import alert_mapping as alerts
+from kubemedic.domain.rule_engine import diagnose_bundle
 from kubemedic.models.incident import IncidentSpec
 from kubemedic.models.target import TargetKind, TargetRef
-from kubemedic.service.alerts import AlertIngestor, poll_alerts
-from kubemedic.service.prometheus import PrometheusEnricher
+from kubemedic.service.alert_intake import AlertIngestor, poll_alerts
+from kubemedic.service.metrics_evidence import PrometheusEnricher
 from localcluster import LocalCluster, free_port
 from monitoring import (
     RULES_FILE,

@@ -39,7 +39,7 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from kubemedic.domain.alerts import label_fingerprint
+from kubemedic.domain.alert_mapping import label_fingerprint
 from localcluster import LocalCluster, bin_dir, free_port
 from support.approvals import approval_body
 from support.helm import CHART, CI_VALUES, helm, helm_binary, render

@@ -43,15 +43,15 @@ from kubemedic import metrics
 from kubemedic.clients.knowledge import ConfigMapKnowledge
 from kubemedic.clients.llm import LLMClient
 from kubemedic.clients.tokenizer import load_token_counter
-from kubemedic.domain.diagnose import diagnose_bundle
 from kubemedic.domain.knowledge import RUNBOOK_HEADING, KnowledgeDoc
 from kubemedic.domain.prompt import PromptBudget, TokenCounter
 from kubemedic.domain.redaction import Redactor
+from kubemedic.domain.rule_engine import diagnose_bundle
 from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.diagnosis import Agreement, Diagnosis
 from kubemedic.models.incident import DiagnosisStatus, IncidentSpec
-from kubemedic.service.diagnosis import StageReport
-from kubemedic.service.llm import LLMRefiner, RefinerOptions, build_refiner
+from kubemedic.service.diagnosis_pipeline import StageReport
+from kubemedic.service.llm_refiner import LLMRefiner, RefinerOptions, build_refiner
 from kubemedic.settings import OperatorSettings
 from support.llm_bundles import (
     CRASH_SCENARIO,

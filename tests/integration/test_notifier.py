@@ -33,8 +33,12 @@ import pytest
 from aiohttp import web
 from prometheus_client import REGISTRY
 
-from kubemedic.clients.notify import DeliveryResult, NotifyFormat, WebhookNotifier
-from kubemedic.domain.notify import NotificationEvent, NotificationPayload, build_payload
+from kubemedic.clients.webhook_notifier import DeliveryResult, NotifyFormat, WebhookNotifier
+from kubemedic.domain.notification_rules import (
+    NotificationEvent,
+    NotificationPayload,
+    build_payload,
+)
 from kubemedic.models.conditions import Condition
 from kubemedic.models.incident import IncidentStatus, Phase
 from kubemedic.service.notifications import notify_transition

@@ -29,8 +29,8 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from kubemedic.clients.remediation import Remediator
-from kubemedic.domain import remediation as rem
+from kubemedic.clients.remediator import Remediator
+from kubemedic.domain import patches as rem
 from kubemedic.models.diagnosis import Action, ActionType, Risk
 from kubemedic.models.incident import ProposedAction
 from kubemedic.models.target import ObjectRef

@@ -48,7 +48,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from conftest import pod_summary
-from kubemedic.domain import alerts
+from kubemedic.domain import alert_mapping as alerts
 from localcluster import LocalCluster, free_port
 from support.alerting import (
     AlertOperator,

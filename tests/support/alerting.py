@@ -8,7 +8,7 @@ from typing import Any
 from kubernetes import client
 
 from alerting import AlertOperator, am_alert, am_payload, post_json, rfc3339, webhook_operator
-from kubemedic.domain.alerts import SOURCE_ALERT, SOURCE_LABEL
+from kubemedic.domain.alert_mapping import SOURCE_ALERT, SOURCE_LABEL
 from support.operator import GROUP, PLURAL, VERSION
 
 __all__ = [

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from kubemedic.domain import alerts
+from kubemedic.domain import alert_mapping as alerts
 from kubemedic.domain.alert_index import AlertIncidentIndex, entry_from_object
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)

@@ -36,8 +36,8 @@ from typing import Any
 import pytest
 
 from kubemedic.clients.kube import ConflictError
-from kubemedic.domain import alerts
-from kubemedic.service.alerts import (
+from kubemedic.domain import alert_mapping as alerts
+from kubemedic.service.alert_intake import (
     AlertIngestor,
     IngestError,
     IntakeRules,

@@ -32,7 +32,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from kubemedic.domain import alerts, analyzers, promql, view
+from kubemedic.domain import alert_mapping as alerts
+from kubemedic.domain import analyzers, promql, view
 from kubemedic.models.alertmanager import WebhookPayload
 from kubemedic.models.bundle import IncidentBundle, MetricResult
 from kubemedic.models.conditions import ConditionStatus, ConditionType, find_condition

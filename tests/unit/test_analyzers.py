@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from kubemedic.domain import analyzers, diagnose, runbook, view
+from kubemedic.domain import analyzers, runbook, view
+from kubemedic.domain import rule_engine as diagnose
 from kubemedic.models.bundle import ContainerLog, IncidentBundle, MetricResult
 from kubemedic.models.diagnosis import ActionType, Category, Risk
 from kubemedic.models.target import ObjectRef, TargetKind, TargetRef

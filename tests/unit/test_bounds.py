@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from kubemedic.domain.bounds import BoundsContext, check_bounds
-from kubemedic.domain.remediation import VerdictState, verify_action
+from kubemedic.domain.patches import VerdictState, verify_action
 from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.diagnosis import Action, ActionType, Risk
 from kubemedic.models.target import TargetKind, TargetRef

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from kubemedic.domain import catalog, view
-from kubemedic.domain import remediation as rem
+from kubemedic.domain import patches as rem
 from kubemedic.domain.llm_output import response_schema
 from kubemedic.models.diagnosis import PARAMS_MODELS, Action, ActionType, Risk
 from kubemedic.models.target import ObjectRef

@@ -2,7 +2,7 @@
 
 - ``-o json`` prints ``{"messages": [{"role", "content"}], "total_tokens": N}`` and the
   messages are exactly those of the operator's own builder
-  (:func:`kubemedic.service.llm.incident_prompt`) for the same bundle, Incident and budget;
+  (:func:`kubemedic.service.llm_refiner.incident_prompt`) for the same bundle, Incident and budget;
 - ``--max-tokens`` bounds the prompt; ``-o text`` prints every message;
 - the redaction corpus passes through the command: no planted secret in its output;
 - bad input (missing file, invalid bundle field, invalid Incident field, out-of-range
@@ -20,10 +20,10 @@ import yaml
 from redaction_corpus import corpus_bundle, planted
 
 from kubemedic import cli
-from kubemedic.domain.diagnose import diagnose_bundle
 from kubemedic.domain.prompt import PromptBudget
 from kubemedic.domain.redaction import Redactor, unescape
-from kubemedic.service.llm import DEFAULT_CHARS_PER_TOKEN, estimate_counter, incident_prompt
+from kubemedic.domain.rule_engine import diagnose_bundle
+from kubemedic.service.llm_refiner import DEFAULT_CHARS_PER_TOKEN, estimate_counter, incident_prompt
 from support.llm_bundles import CRASH_SCENARIO, SCENARIOS
 
 

@@ -20,8 +20,8 @@ from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.diagnosis import Diagnosis
 from kubemedic.models.incident import IncidentSpec, IncidentStatus
 from kubemedic.models.target import TargetKind, TargetRef
-from kubemedic.service import diagnosis as service
-from kubemedic.service.diagnosis import DiagnosisDeps, StageReport
+from kubemedic.service import diagnosis_pipeline as service
+from kubemedic.service.diagnosis_pipeline import DiagnosisDeps, StageReport
 
 NOW = datetime(2026, 2, 3, 4, 5, 6, tzinfo=UTC)
 TARGET = TargetRef(kind=TargetKind.DEPLOYMENT, namespace="shop", name="web")

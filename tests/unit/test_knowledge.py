@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import pytest
 
-from kubemedic.domain.diagnose import diagnose_bundle
 from kubemedic.domain.knowledge import (
     RUNBOOK_HEADING,
     KnowledgeDoc,
@@ -23,6 +22,7 @@ from kubemedic.domain.knowledge import (
     rank_knowledge,
     tokenize,
 )
+from kubemedic.domain.rule_engine import diagnose_bundle
 from kubemedic.models.diagnosis import Category, Diagnosis
 from support.llm_bundles import (
     CRASH_SCENARIO,

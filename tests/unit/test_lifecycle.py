@@ -30,6 +30,14 @@ from kubemedic.domain.lifecycle import (
     with_history,
     with_record,
 )
+from kubemedic.models.audit_trail import (
+    MAX_HISTORY,
+    ActionRecord,
+    ActionState,
+    DecisionOutcome,
+    HistoryEntry,
+    PolicyDecisionRecord,
+)
 from kubemedic.models.bundle import Alert, ContainerLog, IncidentBundle
 from kubemedic.models.conditions import (
     Condition,
@@ -40,14 +48,6 @@ from kubemedic.models.conditions import (
 )
 from kubemedic.models.diagnosis import Action, ActionType, Category, Diagnosis, Risk
 from kubemedic.models.incident import IncidentStatus, Phase
-from kubemedic.models.remediation import (
-    MAX_HISTORY,
-    ActionRecord,
-    ActionState,
-    DecisionOutcome,
-    HistoryEntry,
-    PolicyDecisionRecord,
-)
 from kubemedic.models.target import ObjectRef, TargetKind, TargetRef
 
 T0 = datetime(2025, 3, 14, 10, 30, 12, 345678, tzinfo=UTC)

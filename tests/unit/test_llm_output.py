@@ -26,7 +26,6 @@ import jsonschema
 import pytest
 import yaml
 
-from kubemedic.domain.diagnose import diagnose_bundle
 from kubemedic.domain.llm_output import (
     AGREEMENT_WEIGHT,
     LLM_ONLY_MAX_CONFIDENCE,
@@ -45,6 +44,7 @@ from kubemedic.domain.llm_output import (
     response_format,
     response_schema,
 )
+from kubemedic.domain.rule_engine import diagnose_bundle
 from kubemedic.models.diagnosis import (
     Action,
     ActionType,

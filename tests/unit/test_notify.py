@@ -1,4 +1,4 @@
-"""We test these aspects: the pure notification logic (kubemedic.domain.notify).
+"""We test these aspects: the pure notification logic (kubemedic.domain.notification_rules).
 
 - which status change announces which event, for every phase, and the Remediated
   condition turning True; a phase added later must be mapped or declared silent;
@@ -23,7 +23,7 @@ import jsonschema
 import pytest
 import yaml
 
-from kubemedic.domain.notify import (
+from kubemedic.domain.notification_rules import (
     PHASE_EVENTS,
     URGENT_EVENTS,
     NotificationEvent,

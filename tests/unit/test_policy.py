@@ -39,9 +39,9 @@ from kubemedic.domain.policy import (
     rate_limits_for,
     requires_distinct_approver,
 )
+from kubemedic.models.audit_trail import DecisionOutcome
 from kubemedic.models.diagnosis import Action, ActionType, Risk
 from kubemedic.models.policy import RateLimits, RemediationPolicySpec
-from kubemedic.models.remediation import DecisionOutcome
 from kubemedic.models.target import ObjectRef
 
 OPERATOR_NS = "kubemedic"

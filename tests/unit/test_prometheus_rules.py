@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kubemedic.domain import alerts
+from kubemedic.domain import alert_mapping as alerts
 from kubemedic.models.target import TargetKind
 from monitoring import RULES_FILE, MonitoringError, promtool
 

@@ -26,7 +26,6 @@ from typing import Any
 import pytest
 
 from kubemedic.clients.tokenizer import load_token_counter
-from kubemedic.domain.diagnose import diagnose_bundle
 from kubemedic.domain.knowledge import KnowledgeDoc
 from kubemedic.domain.llm_output import action_scope
 from kubemedic.domain.prompt import (
@@ -39,6 +38,7 @@ from kubemedic.domain.prompt import (
     select_log_lines,
 )
 from kubemedic.domain.redaction import Redactor
+from kubemedic.domain.rule_engine import diagnose_bundle
 from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.incident import IncidentSpec
 from support.llm_bundles import (

@@ -39,7 +39,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from kubemedic.clients.kube import ConflictError, PatchRejectedError, RawObject
-from kubemedic.domain import remediation as rem
+from kubemedic.domain import patches as rem
 from kubemedic.domain.policy import NamedPolicy
 from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.diagnosis import Action, ActionType, Risk

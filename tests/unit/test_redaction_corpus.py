@@ -3,7 +3,7 @@
 - at least 150 planted secrets of at least 40 kinds, in every place a bundle carries text
   (logs, env, args, probes, events, annotations, ConfigMaps, alerts, the Incident's
   description, metric labels), leak neither whole nor in part into the prompt the operator
-  builds (:func:`kubemedic.service.llm.incident_prompt`), at the default token budget and at
+  builds (:func:`kubemedic.service.llm_refiner.incident_prompt`), at the default token budget and at
   a budget large enough for every section to be sent whole;
 - at most 2 % of the benign lines (digests, hashes, UUIDs, trace IDs, token counts, error
   phrases, REST paths) are changed, and all of them reach the large prompt verbatim;
@@ -23,10 +23,10 @@ from detect_secrets import SecretsCollection
 from detect_secrets.settings import default_settings
 from redaction_corpus import BENIGN, KINDS, LOCATIONS, Planted, corpus_bundle, planted
 
-from kubemedic.domain.diagnose import diagnose_bundle
 from kubemedic.domain.prompt import Prompt, PromptBudget
 from kubemedic.domain.redaction import Redactor, unescape
-from kubemedic.service.llm import estimate_counter, incident_prompt
+from kubemedic.domain.rule_engine import diagnose_bundle
+from kubemedic.service.llm_refiner import estimate_counter, incident_prompt
 
 DEFAULT_BUDGET = PromptBudget()
 LARGE_BUDGET = PromptBudget(total_tokens=400_000)

@@ -1,4 +1,4 @@
-"""We test these aspects: remediation patches and verification (kubemedic.domain.remediation).
+"""We test these aspects: remediation patches and verification (kubemedic.domain.patches).
 
 - the idempotency key is stable per (incident, action) and differs otherwise; the target
   fingerprint changes exactly when a Deployment's spec generation or a Node's
@@ -27,7 +27,7 @@ from typing import Any
 import jsonpatch
 import pytest
 
-from kubemedic.domain.remediation import (
+from kubemedic.domain.patches import (
     MARKER_PREFIX,
     PatchPlan,
     RemediationError,

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from kubemedic.domain import diagnose, quantity, safety
+from kubemedic.domain import quantity, safety
+from kubemedic.domain import rule_engine as diagnose
 from kubemedic.models.bundle import MAX_LOG_CHARS, Alert, ContainerLog, IncidentBundle, MetricResult
 from kubemedic.models.diagnosis import Action, ActionType, Category, Risk
 from kubemedic.models.target import ObjectRef, TargetKind, TargetRef

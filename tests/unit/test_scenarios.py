@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from kubemedic.domain import analyzers, diagnose
+from kubemedic.domain import analyzers
+from kubemedic.domain import rule_engine as diagnose
 from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.diagnosis import Category, Diagnosis
 

@@ -20,7 +20,7 @@ from kubemedic.clients.bundle_file import (
     read_regular_file,
 )
 from kubemedic.constants import API_GROUP, API_VERSION, INCIDENT_PLURAL
-from kubemedic.domain.diagnose import diagnose_bundle
+from kubemedic.domain.rule_engine import diagnose_bundle
 from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.diagnosis import Diagnosis
 from kubemedic.models.incident import IncidentSpec
@@ -169,7 +169,7 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     from kubemedic.clients.incidents import IncidentStore  # noqa: PLC0415
     from kubemedic.clients.kube import KubeReader  # noqa: PLC0415
     from kubemedic.domain.lifecycle import resolve_target  # noqa: PLC0415
-    from kubemedic.service.prometheus import enrich_bundle  # noqa: PLC0415
+    from kubemedic.service.metrics_evidence import enrich_bundle  # noqa: PLC0415
 
     if bool(args.target) == bool(args.incident):
         raise UsageError("give exactly one of --target KIND/NAME or --incident NAME")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from pydantic import ValidationError
 
-from kubemedic.domain.diagnose import diagnose_bundle
+from kubemedic.domain.rule_engine import diagnose_bundle
 from kubemedic.models.incident import IncidentSpec
 from kubemedic.settings import OperatorSettings
 
@@ -54,11 +54,11 @@ def load_incident_spec(path: Path) -> IncidentSpec:
 
 def cmd_prompt(args: argparse.Namespace) -> int:
     """The messages the operator would send the model for a bundle, built by the operator's
-    own function (:func:`kubemedic.service.llm.incident_prompt`)."""
+    own function (:func:`kubemedic.service.llm_refiner.incident_prompt`)."""
     import dataclasses  # noqa: PLC0415
 
     from kubemedic.clients.tokenizer import TokenizerError, load_token_counter  # noqa: PLC0415
-    from kubemedic.service import llm  # noqa: PLC0415
+    from kubemedic.service import llm_refiner as llm  # noqa: PLC0415
 
     bundle = load_bundle(Path(args.bundle))
     spec = load_incident_spec(Path(args.incident)) if args.incident else None

@@ -1,6 +1,6 @@
 """The Incident client: every read and write of Incidents goes through :class:`IncidentStore`.
 
-Used by the alert path (:mod:`kubemedic.service.alerts`), the leader's loop and remediation
+Used by the alert path (:mod:`kubemedic.service.alert_intake`), the leader's loop and remediation
 (status), and the CLI (reads). Objects are plain dicts, exactly as the API server returns them.
 
 Why each call looks the way it does:

@@ -3,7 +3,7 @@
 ``KUBEMEDIC_LLM_TOKENIZER`` is a local directory holding the model's ``tokenizer.json`` (as
 ``save_pretrained`` writes it; mount the model's files there), that file itself, or a Hugging
 Face model id, whose ``tokenizer.json`` is downloaded unless ``HF_HUB_OFFLINE=1``. Without
-one, the prompt budget is kept with vLLM's ``/tokenize`` (see :mod:`kubemedic.service.llm`).
+one, the prompt budget is kept with vLLM's ``/tokenize`` (see :mod:`kubemedic.service.llm_refiner`).
 
 NB: counting tokens needs only the Rust tokenizer that ``tokenizer.json`` describes, which the
 small ``tokenizers`` package loads; ``transformers`` (hundreds of MB with its dependencies)

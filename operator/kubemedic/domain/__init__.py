@@ -7,7 +7,7 @@ tests are tables of realistic Kubernetes objects.
 - :mod:`kubemedic.domain.quantity` parses and formats resource quantities (``128Mi``, ``500m``).
 - :mod:`kubemedic.domain.view` indexes an IncidentBundle's raw objects (owners, revisions, events).
 - :mod:`kubemedic.domain.analyzers` holds one analyzer per failure mode.
-- :mod:`kubemedic.domain.diagnose` picks the best finding and builds the Diagnosis.
+- :mod:`kubemedic.domain.rule_engine` picks the best finding and builds the Diagnosis.
 - :mod:`kubemedic.domain.safety` keeps actions from doing harm: none for a recovered problem,
   capacity (not deletions) for an overload, no template patch for an injected sidecar.
 - :mod:`kubemedic.domain.runbook` renders the human-readable markdown runbook.

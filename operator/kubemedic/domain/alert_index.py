@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from kubemedic.domain.alerts import SOURCE_ALERT, SOURCE_LABEL, TARGET_HASH_LABEL
+from kubemedic.domain.alert_mapping import SOURCE_ALERT, SOURCE_LABEL, TARGET_HASH_LABEL
 from kubemedic.models.conditions import ConditionType
 
 _ALERT_RESOLVED: Final = ConditionType.ALERT_RESOLVED.value

@@ -12,6 +12,14 @@ import json
 from datetime import datetime
 
 from kubemedic.domain.approvals import proposable
+from kubemedic.models.audit_trail import (
+    MAX_ACTION_RECORDS,
+    MAX_HISTORY,
+    TERMINAL_STATES,
+    ActionRecord,
+    ActionState,
+    HistoryEntry,
+)
 from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.conditions import (
     ConditionReason,
@@ -21,14 +29,6 @@ from kubemedic.models.conditions import (
 )
 from kubemedic.models.diagnosis import Category, Diagnosis
 from kubemedic.models.incident import DiagnosisStatus, IncidentStatus, Phase, ProposedAction
-from kubemedic.models.remediation import (
-    MAX_ACTION_RECORDS,
-    MAX_HISTORY,
-    TERMINAL_STATES,
-    ActionRecord,
-    ActionState,
-    HistoryEntry,
-)
 from kubemedic.models.target import TargetRef
 
 #: Records a new diagnosis must not cancel: the change may be on the target already, so

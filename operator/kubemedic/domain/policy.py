@@ -32,6 +32,7 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
+from kubemedic.models.audit_trail import DecisionOutcome
 from kubemedic.models.conditions import (
     ConditionReason,
     ConditionStatus,
@@ -45,7 +46,6 @@ from kubemedic.models.policy import (
     RemediationPolicySpec,
     RemediationPolicyStatus,
 )
-from kubemedic.models.remediation import DecisionOutcome
 
 #: The floor: never remediated, whatever a policy says.
 BUILTIN_PROTECTED_NAMESPACES: Final = frozenset(DEFAULT_PROTECTED_NAMESPACES)

@@ -12,6 +12,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Final
 
+from kubemedic.models.audit_trail import TERMINAL_STATES
 from kubemedic.models.conditions import (
     ConditionReason,
     ConditionStatus,
@@ -20,7 +21,6 @@ from kubemedic.models.conditions import (
 )
 from kubemedic.models.diagnosis import Category
 from kubemedic.models.incident import IncidentStatus, Phase
-from kubemedic.models.remediation import TERMINAL_STATES
 
 #: How often to look again for a target that does not exist (yet).
 MISSING_TARGET_RETRY_SECONDS: Final = 10.0

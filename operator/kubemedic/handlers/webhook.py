@@ -11,7 +11,7 @@ from typing import Any
 import kopf
 
 from kubemedic.constants import API_GROUP, API_VERSION, INCIDENT_PLURAL
-from kubemedic.domain.alerts import SOURCE_ALERT, SOURCE_LABEL
+from kubemedic.domain.alert_mapping import SOURCE_ALERT, SOURCE_LABEL
 from kubemedic.service.runtime import OperatorRuntime
 from kubemedic.service.webhook import start_alert_ingestion
 

@@ -14,16 +14,16 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from kubemedic.models.base import KubeModel
-from kubemedic.models.bundle import Alert
-from kubemedic.models.conditions import MAX_CONDITIONS, Condition, StatusModel
-from kubemedic.models.diagnosis import Action, ActionType, Agreement, Category, Diagnosis, Risk
-from kubemedic.models.remediation import (
+from kubemedic.models.audit_trail import (
     MAX_ACTION_RECORDS,
     MAX_HISTORY,
     ActionRecord,
     HistoryEntry,
 )
+from kubemedic.models.base import KubeModel
+from kubemedic.models.bundle import Alert
+from kubemedic.models.conditions import MAX_CONDITIONS, Condition, StatusModel
+from kubemedic.models.diagnosis import Action, ActionType, Agreement, Category, Diagnosis, Risk
 from kubemedic.models.target import (
     CLUSTER_SCOPED_KINDS,
     DNS_LABEL_PATTERN,
@@ -318,7 +318,7 @@ class NotificationRecord(StatusModel):
     """What was sent to the notification webhook for this Incident (``status.notifications``).
 
     It keeps each event to one message per Incident and drives the cooldown
-    (:func:`kubemedic.domain.notify.should_send`). Event names are plain strings, not an
+    (:func:`kubemedic.domain.notification_rules.should_send`). Event names are plain strings, not an
     enum, so an older operator can read a record that a newer one wrote.
     """
 

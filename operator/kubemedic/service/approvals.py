@@ -20,9 +20,9 @@ from kubemedic.clients.approvals import ApprovalClient
 from kubemedic.clients.kube import RawObject
 from kubemedic.constants import API_GROUP, API_VERSION, INCIDENT_PLURAL
 from kubemedic.models.approval import APPROVAL_KIND, Decision
+from kubemedic.models.audit_trail import ActionState
 from kubemedic.models.diagnosis import ActionType
 from kubemedic.models.incident import IncidentStatus
-from kubemedic.models.remediation import ActionState
 
 
 class DecisionInputError(ValueError):

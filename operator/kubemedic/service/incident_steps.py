@@ -1,6 +1,6 @@
 """One step of an Incident, as the leader's loop takes it: diagnose it, or advance its fix.
 
-Each step computes the new status (``service/diagnosis.py``, ``service/remediation.py``),
+Each step computes the new status (``service/diagnosis_pipeline.py``, ``service/remediation/``),
 sends the notification the transition calls for, writes the status with optimistic
 concurrency and posts the step's Events. Nothing is written by a replica that lost the lead.
 """
@@ -18,7 +18,7 @@ from kubemedic.domain import scheduling
 from kubemedic.domain.lifecycle import status_patch
 from kubemedic.models.conditions import ConditionType, find_condition
 from kubemedic.models.incident import IncidentSpec, IncidentStatus
-from kubemedic.service.diagnosis import diagnose_incident
+from kubemedic.service.diagnosis_pipeline import diagnose_incident
 from kubemedic.service.notifications import notify_transition
 from kubemedic.service.remediation import reconcile_remediation
 from kubemedic.service.runtime import OperatorRuntime

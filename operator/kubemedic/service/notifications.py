@@ -3,7 +3,7 @@
 Handlers call :func:`notify_transition` with the status they read and the status they are
 about to write, and write what it returns: the new status with ``status.notifications``
 updated. The decision (which event, whether the cooldown allows it) is pure
-(:mod:`kubemedic.domain.notify`); the sending is :class:`~kubemedic.clients.notify.WebhookNotifier`.
+(:mod:`kubemedic.domain.notification_rules`); the sending is :class:`~kubemedic.clients.webhook_notifier.WebhookNotifier`.
 
 Delivery is at least once per event: the record is written with the status, so if that
 write fails after a message went out, the handler's retry sends it again. The payload's
@@ -16,8 +16,8 @@ import logging
 from datetime import datetime
 
 from kubemedic import metrics
-from kubemedic.clients.notify import NotifyFormat, WebhookNotifier
-from kubemedic.domain.notify import (
+from kubemedic.clients.webhook_notifier import NotifyFormat, WebhookNotifier
+from kubemedic.domain.notification_rules import (
     build_payload,
     event_for_transition,
     record_failed,

@@ -20,15 +20,15 @@ from kubemedic.clients.cluster import Access, load_api_client
 from kubemedic.clients.events import EventRecorder
 from kubemedic.clients.kube import KubeReader
 from kubemedic.clients.leader import LeaderElector, default_identity
-from kubemedic.clients.notify import WebhookNotifier
 from kubemedic.clients.policies import PolicyStore
-from kubemedic.clients.remediation import Remediator
+from kubemedic.clients.remediator import Remediator
+from kubemedic.clients.webhook_notifier import WebhookNotifier
 from kubemedic.constants import API_GROUP, APPROVAL_PLURAL, INCIDENT_PLURAL, POLICY_PLURAL
 from kubemedic.domain.leader import LeaderTimings
-from kubemedic.service.diagnosis import DiagnosisDeps
-from kubemedic.service.llm import LLMRefiner, build_refiner
+from kubemedic.service.diagnosis_pipeline import DiagnosisDeps
+from kubemedic.service.llm_refiner import LLMRefiner, build_refiner
+from kubemedic.service.metrics_evidence import build_enrichers
 from kubemedic.service.notifications import build_notifier
-from kubemedic.service.prometheus import build_enrichers
 from kubemedic.service.remediation import RemediationDeps
 from kubemedic.settings import OperatorSettings
 

@@ -1,7 +1,7 @@
 """The Alertmanager webhook receiver: ``POST /alertmanager`` and ``GET /healthz`` (aiohttp).
 
 Runs inside the operator process on every replica (creates are idempotent, see
-:mod:`kubemedic.service.alerts`), so the Service in front of the replicas can send a
+:mod:`kubemedic.service.alert_intake`), so the Service in front of the replicas can send a
 notification to any of them and ingestion survives the loss of one.
 
 Answers, in the order they are checked:
@@ -25,7 +25,7 @@ Answers, in the order they are checked:
   they apply; ``outcomes`` was added after ``alerts`` and sums them up).
 
 :func:`start_alert_ingestion` starts what the settings enable — this server and/or the
-Prometheus poller (:func:`kubemedic.service.alerts.poll_alerts`) — after checking that the
+Prometheus poller (:func:`kubemedic.service.alert_intake.poll_alerts`) — after checking that the
 settings can work (a port needs a readable token file; polling needs a Prometheus URL).
 """
 
@@ -52,10 +52,10 @@ from kubemedic.clients.cluster import load_api_client
 from kubemedic.clients.incidents import IncidentStore
 from kubemedic.clients.kube import KubeReader
 from kubemedic.clients.prometheus import PrometheusClient
-from kubemedic.domain import alerts
+from kubemedic.domain import alert_mapping as alerts
 from kubemedic.domain.policy import BUILTIN_PROTECTED_NAMESPACES
 from kubemedic.models.alertmanager import WEBHOOK_VERSION, WebhookPayload
-from kubemedic.service.alerts import (
+from kubemedic.service.alert_intake import (
     DEFAULT_CONCURRENCY,
     AlertIngestor,
     IngestError,

@@ -3,7 +3,7 @@
 Each analyzer reads a :class:`~kubemedic.domain.view.BundleView` and either recognises its
 failure mode — returning a :class:`Finding` with a summary, a confidence, evidence lines that
 cite the object and field they come from, and the proposed actions — or returns ``None``.
-Analyzers do not know about each other (import-linter enforces it); :mod:`kubemedic.domain.diagnose`
+Analyzers do not know about each other (import-linter enforces it); :mod:`kubemedic.domain.rule_engine`
 decides between them.
 
 The package, as k8sgpt's ``pkg/analyzer``: one module per failure mode behind one interface.

@@ -60,7 +60,7 @@ class Analyzer(Protocol):
 
     An analyzer never raises on odd data (every field is read through the tolerant accessors
     of :mod:`kubemedic.domain.view`) and does not know about the other analyzers;
-    :mod:`kubemedic.domain.diagnose` decides between their findings.
+    :mod:`kubemedic.domain.rule_engine` decides between their findings.
     """
 
     def __call__(self, index: view.BundleView, /) -> Finding | None: ...

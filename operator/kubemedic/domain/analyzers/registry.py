@@ -3,7 +3,7 @@ finding ranks against the others.
 
 Adding a failure mode is one new module with an ``analyze_*`` function (see
 :class:`~kubemedic.domain.analyzers.base.Analyzer`) and one ``AnalyzerSpec`` line below. The
-tables :mod:`kubemedic.domain.diagnose` ranks with (``PRECEDENCE``, ``EXPLAINS``, the
+tables :mod:`kubemedic.domain.rule_engine` ranks with (``PRECEDENCE``, ``EXPLAINS``, the
 analyzers per target kind) are derived from ``SPECS``, so they cannot drift apart.
 
 ``precedence`` orders categories from cause to symptom (lower wins among strong findings);

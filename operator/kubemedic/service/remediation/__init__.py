@@ -13,7 +13,7 @@ The modules, in the order an action passes through them:
 - ``finish``: verification, revert, resolution;
 - ``reconcile``: one step, :func:`reconcile_remediation`.
 
-The patch side (markers, generation tests, verdicts) is pure: domain/remediation.py.
+The patch side (markers, generation tests, verdicts) is pure: domain/patches.py.
 """
 
 from kubemedic.service.remediation.context import (

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from kubemedic.clients.kube import ConflictError, PatchRejectedError
 from kubemedic.domain import bounds, policy, view
-from kubemedic.domain import remediation as rem
+from kubemedic.domain import patches as rem
+from kubemedic.models.audit_trail import ActionRecord
 from kubemedic.models.diagnosis import Action, ActionType
-from kubemedic.models.remediation import ActionRecord
 from kubemedic.service.remediation.approvals import refuse_target_changed
 from kubemedic.service.remediation.context import Context, describe, fault, fingerprint_uid
 from kubemedic.service.remediation.decide import deny, dry_run, plan, scope_problem

@@ -28,16 +28,16 @@ import logging
 from datetime import datetime
 
 from kubemedic.domain import approvals as rules
+from kubemedic.domain import patches as rem
 from kubemedic.domain import policy, view
-from kubemedic.domain import remediation as rem
 from kubemedic.models.approval import ApprovalOutcome, Decision
-from kubemedic.models.incident import ProposedAction
-from kubemedic.models.remediation import (
+from kubemedic.models.audit_trail import (
     ActionRecord,
     ActionState,
     DecisionOutcome,
     PolicyDecisionRecord,
 )
+from kubemedic.models.incident import ProposedAction
 from kubemedic.service.remediation.context import Context, RemediationDeps, describe
 from kubemedic.service.remediation.decide import actionable, decision_inputs, deny
 from kubemedic.service.remediation.transitions import Move, announce

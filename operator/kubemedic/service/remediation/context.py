@@ -26,11 +26,11 @@ from kubemedic.clients.kube import ConflictError, RawObject
 from kubemedic.domain import lifecycle, view
 from kubemedic.domain.approvals import ApprovalObject
 from kubemedic.domain.policy import NamedPolicy
+from kubemedic.models.audit_trail import ActionRecord
 from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.conditions import ConditionReason, ConditionStatus
 from kubemedic.models.diagnosis import Action
 from kubemedic.models.incident import IncidentSpec, IncidentStatus, Phase
-from kubemedic.models.remediation import ActionRecord
 from kubemedic.models.target import TargetRef
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ MAX_EVENT_MESSAGE: Final = 1024
 
 
 class RemediationClient(Protocol):
-    """The cluster access remediation needs (clients/remediation.py implements it)."""
+    """The cluster access remediation needs (clients/remediator.py implements it)."""
 
     def read(self, *, kind: str, namespace: str | None, name: str) -> RawObject | None: ...
 
@@ -114,7 +114,7 @@ def describe(action: Action, action_id: str) -> str:
 
 
 def fingerprint_uid(fingerprint: str | None) -> str:
-    """The uid part of a target fingerprint (see domain/remediation.py)."""
+    """The uid part of a target fingerprint (see domain/patches.py)."""
     return (fingerprint or "").split("/", 1)[0]
 
 

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from kubemedic.clients.kube import PatchRejectedError, RawObject
 from kubemedic.domain import approvals as approval_rules
+from kubemedic.domain import patches as rem
 from kubemedic.domain import policy, view
-from kubemedic.domain import remediation as rem
-from kubemedic.models.diagnosis import Action, ActionType
-from kubemedic.models.incident import IncidentStatus, ProposedAction
-from kubemedic.models.remediation import (
+from kubemedic.models.audit_trail import (
     ActionRecord,
     ActionState,
     DecisionOutcome,
     PolicyDecisionRecord,
 )
+from kubemedic.models.diagnosis import Action, ActionType
+from kubemedic.models.incident import IncidentStatus, ProposedAction
 from kubemedic.service.remediation.context import Context, describe
 from kubemedic.service.remediation.transitions import Move, announce
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from kubemedic import metrics
 from kubemedic.clients.kube import PatchRejectedError, RawObject
-from kubemedic.domain import remediation as rem
+from kubemedic.domain import patches as rem
 from kubemedic.domain import view
+from kubemedic.models.audit_trail import ActionRecord, ActionState
 from kubemedic.models.conditions import ConditionType, is_condition_true
 from kubemedic.models.diagnosis import Action, ActionType
 from kubemedic.models.incident import Source
-from kubemedic.models.remediation import ActionRecord, ActionState
 from kubemedic.models.target import TargetKind, TargetRef
 from kubemedic.service.remediation.context import Context, describe, fingerprint_uid
 from kubemedic.service.remediation.transitions import Move, announce

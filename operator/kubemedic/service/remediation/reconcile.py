@@ -27,8 +27,8 @@ from typing import Final
 from kubemedic.clients.kube import ConflictError, RawObject
 from kubemedic.domain import view
 from kubemedic.domain.scheduling import REMEDIATION_PHASES, needs_remediation
+from kubemedic.models.audit_trail import ActionRecord, ActionState
 from kubemedic.models.incident import IncidentSpec, IncidentStatus, Phase
-from kubemedic.models.remediation import ActionRecord, ActionState
 from kubemedic.service.remediation.apply import apply, apply_approved, fail
 from kubemedic.service.remediation.approvals import (
     expire_unapproved,

@@ -3,7 +3,7 @@
 A transition is told in up to six places: the action record's new ``state``, the Incident's
 ``phase``, its conditions, a ``status.history`` entry, a Kubernetes Event (on the Incident,
 and on the target when the target changed) and ``kubemedic_actions_total{type,outcome}``.
-Notifications follow from the phase (domain/notify.py maps phases to notification events),
+Notifications follow from the phase (domain/notification_rules.py maps phases to notification events),
 so the ``phase`` column decides them. :func:`announce` is the only place that applies a row,
 and each step calls it once per transition, so no transition is counted or announced twice
 (a revert used to be: once as "Failed"/"Reverted" by the generic finish and once by itself).
@@ -22,9 +22,9 @@ from typing import Any, Final
 
 from kubemedic import metrics
 from kubemedic.clients.kube import RawObject
+from kubemedic.models.audit_trail import MAX_MESSAGE, TERMINAL_STATES, ActionRecord, ActionState
 from kubemedic.models.conditions import ConditionReason, ConditionStatus, ConditionType
 from kubemedic.models.incident import Phase
-from kubemedic.models.remediation import MAX_MESSAGE, TERMINAL_STATES, ActionRecord, ActionState
 from kubemedic.service.remediation.context import Context
 
 _F: Final = ConditionStatus.FALSE

@@ -41,7 +41,7 @@ from tenacity import (
 )
 
 from kubemedic import __version__
-from kubemedic.domain.notify import NotificationPayload, slack_message
+from kubemedic.domain.notification_rules import NotificationPayload, slack_message
 
 logger = logging.getLogger(__name__)
 

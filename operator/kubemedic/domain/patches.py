@@ -1,7 +1,7 @@
 """Remediation, the pure part: fingerprints, idempotency markers, patches, verification.
 
 Every change is a JSON patch (RFC 6902) built here from the *live* object and applied by
-clients/remediation.py. Three things make an action apply at most once:
+clients/remediator.py. Three things make an action apply at most once:
 
 1. the intent (with an idempotency key) is written to the Incident status before applying;
 2. the patch carries a ``test`` of the target's ``metadata.generation`` as it was when the

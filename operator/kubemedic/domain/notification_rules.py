@@ -1,5 +1,5 @@
 """Incident notifications: which state change is worth a message, what the message says,
-and whether to send it now. Pure: the webhook client is :mod:`kubemedic.clients.notify`.
+and whether to send it now. Pure: the webhook client is :mod:`kubemedic.clients.webhook_notifier`.
 
 One message per state change of an Incident goes to one webhook, as a versioned JSON
 payload (``kubemedic.dev/notification/v1``, documented in ``docs/notifications.md``) or
@@ -35,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final, TypedDict
 
+from kubemedic.models.audit_trail import ActionRecord, DecisionOutcome
 from kubemedic.models.conditions import Condition, ConditionType, is_condition_true
 from kubemedic.models.incident import (
     MAX_NOTIFICATION_ERROR,
@@ -45,7 +46,6 @@ from kubemedic.models.incident import (
     NotificationRecord,
     Phase,
 )
-from kubemedic.models.remediation import ActionRecord, DecisionOutcome
 
 NOTIFICATION_API_VERSION: Final = "kubemedic.dev/notification/v1"
 NOTIFICATION_KIND: Final = "IncidentNotification"

@@ -1,6 +1,6 @@
 """From an alert to an Incident: which object it is about, what it is called, what it says.
 
-Pure functions; :mod:`kubemedic.service.alerts` does the I/O (resolving a pod to its
+Pure functions; :mod:`kubemedic.service.alert_intake` does the I/O (resolving a pod to its
 workload, reading and writing Incidents) around them.
 
 Design decisions:

@@ -1,6 +1,6 @@
 """Prometheus evidence: run the PromQL templates for an incident and put the answers in the bundle.
 
-:class:`PrometheusEnricher` is a :class:`~kubemedic.service.diagnosis.BundleEnricher`: it
+:class:`PrometheusEnricher` is a :class:`~kubemedic.service.diagnosis_pipeline.BundleEnricher`: it
 runs after the Kubernetes evidence is gathered and before the rules diagnose, so what it adds
 is part of the bundle (and of ``kubemedic bundle`` files) and the pure ``diagnose_bundle``
 can use it — the OOMKilled analyzer sizes the new memory limit from the working-set peak.
@@ -28,8 +28,8 @@ from kubemedic.domain import promql
 from kubemedic.models.bundle import IncidentBundle, MetricResult
 from kubemedic.models.conditions import ConditionReason, ConditionStatus, ConditionType
 from kubemedic.models.incident import IncidentSpec
-from kubemedic.service.alerts import AlertContextEnricher
-from kubemedic.service.diagnosis import BundleEnricher, StageReport
+from kubemedic.service.alert_intake import AlertContextEnricher
+from kubemedic.service.diagnosis_pipeline import BundleEnricher, StageReport
 from kubemedic.settings import OperatorSettings
 
 logger = logging.getLogger(__name__)

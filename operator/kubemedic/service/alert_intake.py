@@ -2,9 +2,9 @@
 
 The webhook (:mod:`kubemedic.service.webhook`) and the Prometheus poller (:func:`poll_alerts`)
 both hand alerts to :meth:`AlertIngestor.ingest`. Every alert gets exactly one outcome
-(:class:`kubemedic.domain.alerts.IngestOutcome`); none is dropped silently. For each alert:
+(:class:`kubemedic.domain.alert_mapping.IngestOutcome`); none is dropped silently. For each alert:
 
-- **labels → target** (:func:`kubemedic.domain.alerts.target_from_labels`, trusting
+- **labels → target** (:func:`kubemedic.domain.alert_mapping.target_from_labels`, trusting
   ``exported_*``/``kubemedic_target_*`` only when the settings say so); nothing to map, or a
   protected namespace → ``Skipped`` with the reason.
 - **firing**: a repeat of an alert whose Incident the index knows is ``Deduplicated`` without
@@ -54,12 +54,13 @@ from kubemedic.clients.evidence import object_path
 from kubemedic.clients.incidents import IncidentStore, NamespaceNotFoundError
 from kubemedic.clients.kube import ConflictError, KubeReader, RawObject
 from kubemedic.clients.prometheus import PrometheusClient, PrometheusUnavailableError, PromQLError
-from kubemedic.domain import alerts, lifecycle
+from kubemedic.domain import alert_mapping as alerts
+from kubemedic.domain import lifecycle
 from kubemedic.domain.alert_index import AlertIncidentIndex, IndexedIncident
 from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.incident import IncidentSpec, IncidentStatus
 from kubemedic.models.target import DNS_LABEL_PATTERN, TargetKind, TargetRef
-from kubemedic.service.diagnosis import StageReport
+from kubemedic.service.diagnosis_pipeline import StageReport
 
 logger = logging.getLogger(__name__)
 

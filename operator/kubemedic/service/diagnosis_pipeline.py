@@ -28,8 +28,9 @@ from typing import Protocol
 from kubemedic import metrics
 from kubemedic.clients.evidence import TargetNotFoundError, gather_bundle
 from kubemedic.clients.kube import KubeReader
-from kubemedic.domain import lifecycle, remediation, view
-from kubemedic.domain.diagnose import diagnose_bundle
+from kubemedic.domain import lifecycle, view
+from kubemedic.domain import patches as remediation
+from kubemedic.domain.rule_engine import diagnose_bundle
 from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.conditions import ConditionReason, ConditionStatus
 from kubemedic.models.diagnosis import Diagnosis

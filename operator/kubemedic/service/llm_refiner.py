@@ -1,4 +1,4 @@
-"""The LLM stage of a diagnosis: a :class:`~kubemedic.service.diagnosis.DiagnosisRefiner`.
+"""The LLM stage of a diagnosis: a :class:`~kubemedic.service.diagnosis_pipeline.DiagnosisRefiner`.
 
 For every incident, after the rule engine (:func:`LLMRefiner.refine`):
 
@@ -53,7 +53,7 @@ from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.conditions import ConditionReason, ConditionStatus, ConditionType
 from kubemedic.models.diagnosis import Diagnosis, RejectedAction
 from kubemedic.models.incident import IncidentSpec, Severity
-from kubemedic.service.diagnosis import StageReport
+from kubemedic.service.diagnosis_pipeline import StageReport
 from kubemedic.settings import OperatorSettings
 
 logger = logging.getLogger(__name__)
