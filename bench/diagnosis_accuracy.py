@@ -95,7 +95,10 @@ def score(cases: list[corpus.Case]) -> dict[str, Any]:
     return parts
 
 
-def time_diagnoses(cases: list[corpus.Case], rounds: int) -> tuple[list[float], dict[str, float]]:
+def time_diagnoses(
+    cases: list[corpus.Case], rounds: int
+) -> tuple[list[float], dict[str, float], dict[str, float]]:
+    """All call times, the median per bundle and the median per part (ms)."""
     bundles = {case.id: corpus.load(case.path) for case in cases}
     # NB: a seeded shuffle for a reproducible order, not for security.
     rng = random.Random(0)
@@ -110,7 +113,14 @@ def time_diagnoses(cases: list[corpus.Case], rounds: int) -> tuple[list[float], 
             elapsed = (time.perf_counter_ns() - start) / 1e6
             timings_ms.append(elapsed)
             per_bundle[name].append(elapsed)
-    return timings_ms, {name: statistics.median(values) for name, values in per_bundle.items()}
+    per_part = {
+        part: statistics.median(
+            [t for case in cases if case.part == part for t in per_bundle[case.id]]
+        )
+        for part in dict.fromkeys(case.part for case in cases)
+    }
+    per_bundle_median = {name: statistics.median(values) for name, values in per_bundle.items()}
+    return timings_ms, per_bundle_median, per_part
 
 
 def report(parts: dict[str, dict[str, Any]]) -> None:
@@ -149,7 +159,7 @@ def main() -> int:
     cases = corpus.cases(*PART_ORDER)
     parts = score(cases)
     report(parts)
-    timings_ms, per_bundle = time_diagnoses(cases, args.rounds)
+    timings_ms, per_bundle, per_part = time_diagnoses(cases, args.rounds)
     median = statistics.median(timings_ms)
     p99 = percentile(timings_ms, 0.99)
     slowest = max(per_bundle, key=lambda name: per_bundle[name])
@@ -159,7 +169,9 @@ def main() -> int:
         f"Time per diagnosis over {len(timings_ms)} calls ({args.rounds} rounds x {len(cases)} "
         f"bundles): median {median:.2f} ms (budget {MEDIAN_BUDGET_MS:.0f} ms), "
         f"p99 {p99:.2f} ms, max {max(timings_ms):.2f} ms\n"
-        f"Slowest bundle (median): {slowest} {per_bundle[slowest]:.2f} ms"
+        f"Median per part: "
+        + ", ".join(f"{part} {value:.2f} ms" for part, value in per_part.items())
+        + f"\nSlowest bundle (median): {slowest} {per_bundle[slowest]:.2f} ms"
     )
 
     RESULT.parent.mkdir(parents=True, exist_ok=True)
@@ -176,6 +188,7 @@ def main() -> int:
             "median": round(median, 4),
             "p99": round(p99, 4),
             "max": round(max(timings_ms), 4),
+            "perPartMedian": {part: round(value, 4) for part, value in per_part.items()},
             "perBundleMedian": {
                 name: round(value, 4) for name, value in sorted(per_bundle.items())
             },
