@@ -473,6 +473,68 @@ def install(kube: Kube) -> None:
     say("    everything else in the namespace needs an approval (no policy covers it)")
 
 
+def offline_tools(workdir: Path) -> None:
+    """The offline tools on files: what would reach a model, a forecast, log templates."""
+    kubemedic = [sys.executable, "-m", "kubemedic"]
+    step("What would leave the cluster for a model: kubemedic prompt (scoped, budgeted, redacted)")
+    bundle = ROOT / "tests" / "scenarios" / "crashloop-db-unreachable.yaml"
+    shown = json.loads(
+        subprocess.run(
+            [*kubemedic, "prompt", "--bundle", str(bundle), "-o", "json"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    say(
+        f"    {bundle.name}: {len(shown['messages'])} messages, {shown['total_tokens']} tokens; "
+        "env values, args and probe commands withheld unless allow-listed"
+    )
+    step("Predicting an OOM before it happens: kubemedic forecast on a leaking GC sawtooth")
+    series = workdir / "leak.csv"
+    start = datetime.now(UTC) - timedelta(hours=24)
+    rows = ["timestamp,value"]
+    for minute in range(24 * 60):
+        sawtooth = (minute % 30) * 2 * 1024 * 1024  # GC every 30 minutes, 2 MiB a minute
+        leak = minute * 100 * 1024  # 100 KiB a minute that GC never gives back
+        noise = (minute * 7919 % 17 - 8) * 256 * 1024  # deterministic jitter, ±2 MiB
+        value = 200 * 1024 * 1024 + sawtooth + leak + noise
+        rows.append(f"{(start + timedelta(minutes=minute)).isoformat()},{value}")
+    series.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    forecast = json.loads(
+        subprocess.run(
+            [*kubemedic, "forecast", "--series", str(series), "--limit", "512Mi", "-o", "json"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    say(
+        f"    limit 512Mi reached at {forecast['eta']} "
+        f"(between {forecast['eta_lower']} and {forecast['eta_upper']}; {forecast['method']})"
+    )
+    step("Reading logs as patterns: kubemedic logs templates (JSON, logfmt, klog lines mixed)")
+    log = workdir / "app.log"
+    lines = []
+    for i in range(60):
+        lines.append(f'{{"level":"info","msg":"request served path=/api/cart/{i} status=200"}}')
+        lines.append(f'level=error msg="connection refused to payments:{8000 + i % 3}"')
+        if i % 20 == 0:
+            lines.append(f"E0314 10:00:{i:02d}.000000 1 reflector.go:138] watch of *v1.Pod ended")
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    templates = json.loads(
+        subprocess.run(
+            [*kubemedic, "logs", "templates", str(log), "-o", "json"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )["templates"]
+    say(f"    {len(lines)} lines, {len(templates)} templates:")
+    for template in sorted(templates, key=lambda t: -t["count"])[:5]:
+        say(f"    {template['count']:>5}  {template['template']}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Play the kubemedic demo on the local control plane."
@@ -552,6 +614,7 @@ def main(argv: list[str] | None = None) -> int:
                 say(
                     f"    {result['scenario']:<12} {result['category']:<14} {result['phase']:<10} {mttr}"
                 )
+            offline_tools(workdir)
             if args.keep:
                 say(
                     f"\nLeft running: export KUBECONFIG={cluster.kubeconfig}  (stop with: kill {cluster.pids})"
