@@ -43,6 +43,11 @@ SERVICE_NAME_LABEL: Final = "kubernetes.io/service-name"
 #: Kinds that own pods directly or through a ReplicaSet, i.e. what a workload action targets.
 WORKLOAD_KINDS: Final = frozenset({"Deployment", "StatefulSet", "DaemonSet"})
 
+#: Newest characters of each container log the analyzers scan (a bundle file may carry more).
+MAX_LOG_SCAN: Final = 64 * 1024
+#: Longest part of one log line that is matched against a pattern.
+MAX_SCAN_LINE: Final = 4096
+
 #: Longest event message kept; the API allows 1 KiB but a bundle may carry anything.
 MAX_MESSAGE_CHARS: Final = 1024
 
@@ -330,6 +335,7 @@ class BundleView:
         self._events_by_uid: dict[str, list[EventInfo]] = defaultdict(list)
         self._events_by_key: dict[tuple[str, str, str], list[EventInfo]] = defaultdict(list)
         self._events: list[EventInfo] = []
+        self._log_lines: list[tuple[ContainerLog, tuple[str, ...], tuple[str, ...]]] | None = None
         for obj in bundle.objects:
             self._index(obj)
 
@@ -602,6 +608,22 @@ class BundleView:
         ]
         return sorted(found, key=lambda log: not log.previous)
 
+    def log_lines(self) -> list[tuple[ContainerLog, tuple[str, ...], tuple[str, ...]]]:
+        """Every log with its non-empty lines (stripped) and the same lines lower-cased and cut
+        to ``MAX_SCAN_LINE`` characters for matching, from the log's newest ``MAX_LOG_SCAN``
+        characters; split once and shared by every analyzer that reads logs."""
+        if self._log_lines is None:
+            self._log_lines = []
+            for log in self.bundle.logs:
+                lines = tuple(
+                    stripped
+                    for line in log.text[-MAX_LOG_SCAN:].splitlines()
+                    if (stripped := line.strip())
+                )
+                lowered = tuple(line[:MAX_SCAN_LINE].lower() for line in lines)
+                self._log_lines.append((log, lines, lowered))
+        return self._log_lines
+
     def metrics(self) -> list[MetricResult]:
         return list(self.bundle.metrics)
 
@@ -623,12 +645,13 @@ def iter_metric_samples(result: MetricResult) -> Iterable[tuple[dict[str, str], 
         samples = [series.get("value"), *get_list(series, "values")]
         for sample in samples:
             if isinstance(sample, list) and len(sample) == _SAMPLE_PAIR:
-                value = _finite_float(sample[1])
+                value = finite_float(sample[1])
                 if value is not None:
                     yield labels, value
 
 
-def _finite_float(value: object) -> float | None:
+def finite_float(value: object) -> float | None:
+    """A finite number from a Prometheus sample value (a string) or a number; else ``None``."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         return None
     try:

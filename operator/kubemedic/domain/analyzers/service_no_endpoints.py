@@ -6,35 +6,6 @@ from kubemedic.models.diagnosis import Action, ActionType, Category
 from kubemedic.models.target import TargetKind
 
 
-def _ready_endpoint_count(index: view.BundleView, service: object) -> tuple[int, int, list[str]]:
-    """``(ready, total, evidence)`` over the Service's EndpointSlices (or legacy Endpoints).
-
-    NB: per the EndpointSlice API a missing ``conditions.ready`` means "unknown" and
-    consumers should treat it as ready.
-    """
-    ready = total = 0
-    evidence: list[str] = []
-    slices = index.endpointslices_for(service)
-    for eps in slices:
-        endpoints = view.dicts(view.get(eps, "endpoints"))
-        slice_ready = sum(1 for e in endpoints if view.get(e, "conditions", "ready") is not False)
-        ready += slice_ready
-        total += len(endpoints)
-        evidence.append(
-            f"{view.cite(eps)}: {slice_ready}/{len(endpoints)} endpoints with conditions.ready=true"
-        )
-    if not slices:
-        legacy = index.endpoints_for(service)
-        if legacy is not None:
-            for subset in view.dicts(view.get(legacy, "subsets")):
-                ready += len(view.dicts(subset.get("addresses")))
-                total += len(view.dicts(subset.get("addresses"))) + len(
-                    view.dicts(subset.get("notReadyAddresses"))
-                )
-            evidence.append(f"{view.cite(legacy)}: {ready}/{total} ready addresses in subsets")
-    return ready, total, evidence
-
-
 def analyze_service_no_endpoints(index: view.BundleView) -> base.Finding | None:
     """A Service with a selector whose EndpointSlices hold no ready endpoint.
 
@@ -51,7 +22,7 @@ def analyze_service_no_endpoints(index: view.BundleView) -> base.Finding | None:
     selector = view.str_map(view.get(service, "spec", "selector"))
     if not selector or view.get_str(service, "spec", "type") == "ExternalName":
         return None
-    ready, _total, evidence = _ready_endpoint_count(index, service)
+    ready, _total, evidence = signals.ready_endpoint_count(index, service)
     if ready > 0:
         return None
     namespace = target.namespace or ""
