@@ -554,8 +554,13 @@ class BundleView:
             found[id(event)] = event
         key = (kind_of(obj), namespace_of(obj), name_of(obj))
         for event in self._events_by_key.get(key, ()):
-            # NB: an event about an older object with the same name carries another uid.
-            if not event.object_uid or not uid or event.object_uid == uid:
+            # NB: an event about an older object with the same name carries another uid; the
+            # kubelet records a Node's events with the node's name as the uid.
+            if (
+                not event.object_uid
+                or not uid
+                or event.object_uid in {uid, event.object_name if key[0] == "Node" else uid}
+            ):
                 found[id(event)] = event
         return list(found.values())
 

@@ -59,7 +59,6 @@ from kubemedic.domain.analyzers.node_pressure import analyze_node_pressure
 from kubemedic.domain.analyzers.oom_killed import (
     analyze_oom_killed,
     memory_peak,
-    oom_inside,
     propose_memory_limit,
 )
 from kubemedic.domain.analyzers.pod_creation_failed import analyze_pod_creation_failed
@@ -75,7 +74,12 @@ from kubemedic.domain.analyzers.registry import (
 )
 from kubemedic.domain.analyzers.rollout_stuck import analyze_rollout_stuck
 from kubemedic.domain.analyzers.service_no_endpoints import analyze_service_no_endpoints
-from kubemedic.domain.analyzers.signals import ContainerProblem, ProblemKind, container_problems
+from kubemedic.domain.analyzers.signals import (
+    ContainerProblem,
+    ProblemKind,
+    container_problems,
+    oom_inside,
+)
 from kubemedic.domain.analyzers.unschedulable import analyze_unschedulable, scheduler_reasons
 from kubemedic.domain.analyzers.volume_error import analyze_volume_error
 from kubemedic.domain.analyzers.volume_full import analyze_volume_full

@@ -20,7 +20,7 @@ def analyze_certificate_expired(index: view.BundleView) -> base.Finding | None:
     events = signals.event_matches(index, vocabulary.CERTIFICATE_RE, objects=pods)
     if not logs and not events:
         return None
-    evidence = [m.cite("about an expired or not yet valid certificate") for m in logs]
+    evidence = [m.cite("an expired or not yet valid certificate") for m in logs]
     evidence.extend(event.cite() for event in events)
     text = " ".join([*(m.last for m in logs), *(e.message for e in events)]).lower()
     not_yet = "not yet valid" in text and "expired" not in text

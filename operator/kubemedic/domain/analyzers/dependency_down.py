@@ -64,7 +64,7 @@ def _dependencies(index: view.BundleView) -> dict[tuple[str, str], list[str]]:
                 service = _service_named(index, host, namespace=match.namespace)
                 if service is not None and service is not target_service:
                     key = (view.namespace_of(service), view.name_of(service))
-                    found.setdefault(key, []).append(match.cite(f"fail to connect to '{host}'"))
+                    found.setdefault(key, []).append(match.cite(f"failed connections to '{host}'"))
     failing = [
         pod for pod in pods if signals.container_problems(index, pod) or not view.is_pod_ready(pod)
     ]

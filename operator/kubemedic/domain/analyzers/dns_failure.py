@@ -46,7 +46,7 @@ def analyze_dns_failure(index: view.BundleView) -> base.Finding | None:
     total = sum(m.count for m in logs)
     if total < MIN_LINES and not events:
         return None
-    evidence = [m.cite("fail to resolve a name") for m in logs]
+    evidence = [m.cite("failed name resolution") for m in logs]
     evidence.extend(event.cite() for event in events)
     names = failed_names([line for m in logs for line in (m.first, m.last)])
     subject = base.describe_workload(index.workload_ref(), index.target.display())

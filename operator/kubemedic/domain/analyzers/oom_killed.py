@@ -87,68 +87,16 @@ def _memory_limit_source(
     return None, ""
 
 
-def _counter_rise(series: signals.Series) -> float:
-    """How much a counter series rose (a windowed query's value is the rise itself)."""
-    if any(fn in series.query for fn in ("increase(", "rate(", "delta(", "changes(")):
-        return series.peak
-    values = [value for _, value in series.points]
-    return max(values) - min(values) if len(values) > 1 else 0.0
-
-
-def oom_inside(index: view.BundleView) -> list[signals.ContainerProblem]:
-    """OOM kills that did not restart the container: a child process killed by the kernel.
-
-    Signals: ``container_oom_events_total`` rising for a scope pod's container, or its log
-    saying so ("worker (pid:42) was sent SIGKILL! Perhaps out of memory?", the kernel's
-    "Out of memory: Killed process"). The container keeps running, so its status shows
-    nothing; these problems stand in for the status lines.
-    """
-    pods = {view.name_of(pod): pod for pod in index.scope_pods() if not view.is_terminal_pod(pod)}
-    found: dict[tuple[str, str], signals.ContainerProblem] = {}
-
-    def add(pod: object, container: str, evidence: str) -> None:
-        key = (view.name_of(pod), container)
-        if container and key not in found:
-            found[key] = signals.ContainerProblem(
-                kind=signals.ProblemKind.OOM,
-                namespace=view.namespace_of(pod),
-                pod=view.name_of(pod),
-                node=view.get_str(pod, "spec", "nodeName"),
-                container=container,
-                reason="OOMEvent",
-                message="",
-                exit_code=None,
-                restart_count=0,
-                evidence=evidence,
-            )
-
-    series = signals.metric_series(index, vocabulary.OOM_EVENTS_METRIC)
-    for s in signals.series_of_pods(series, pods.values()):
-        rise = _counter_rise(s)
-        pod = pods.get(s.labels.get("pod", ""))
-        if rise > 0 and pod is not None:
-            container = s.labels.get("container", "")
-            add(
-                pod,
-                container,
-                f"Metric {vocabulary.OOM_EVENTS_METRIC} pod '{view.name_of(pod)}' container "
-                f"'{container}': +{rise:g} OOM kills in the window without a container restart",
-            )
-    for match in signals.log_matches(index, vocabulary.OOM_INSIDE_RE, pods=pods.values()):
-        add(pods[match.pod], match.container, match.cite("say a process was OOM-killed"))
-    return list(found.values())
-
-
 def analyze_oom_killed(index: view.BundleView) -> base.Finding | None:
     """Containers killed by the kernel for exceeding their memory limit.
 
-    Also a kill that did not restart the container (:func:`oom_inside`): a worker process
+    Also a kill that did not restart the container (:func:`signals.oom_inside`): a worker process
     killed inside a running container is the same limit, hit by a child.
     """
     problems = signals.scope_problems(index, [signals.ProblemKind.OOM])
     inside = not problems
     if inside:
-        problems = oom_inside(index)
+        problems = signals.oom_inside(index)
     if not problems:
         return None
     by_container = Counter(problem.container for problem in problems)

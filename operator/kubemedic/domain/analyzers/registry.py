@@ -132,6 +132,7 @@ SPECS: Final[tuple[AnalyzerSpec, ...]] = (
     AnalyzerSpec(Category.BAD_ROLLOUT, POD_LEVEL_KINDS, 20, frozenset({
         Category.OOM_KILLED, Category.CRASH_LOOP, Category.IMAGE_PULL_ERROR,
         Category.CONFIG_ERROR, Category.PROBE_FAILURE, Category.HPA_MAXED_OUT,
+        Category.UNSCHEDULABLE, Category.INIT_CONTAINER_FAILURE, Category.ROLLOUT_STUCK,
     }), bad_rollout.analyze_bad_rollout),
     AnalyzerSpec(Category.QUOTA_EXCEEDED, POD_LEVEL_KINDS, 30, frozenset({
         Category.HPA_MAXED_OUT, Category.UNSCHEDULABLE,

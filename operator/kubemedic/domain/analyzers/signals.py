@@ -28,6 +28,10 @@ class ProblemKind(StrEnum):
     CONFIG = "Config"
     LIVENESS = "Liveness"
     READINESS = "Readiness"
+    #: Only built by the rollout analyzer: a new revision's pod that cannot be placed, or
+    #: whose memory climbs toward its limit (container_problems never returns these).
+    UNSCHEDULABLE = "Unschedulable"
+    LEAK = "MemoryLeak"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -333,15 +337,15 @@ class LogMatch:
     first: str
     last: str
 
-    def cite(self, what: str) -> str:
-        """Evidence line: the log, how many lines matched, the first and the last."""
+    def cite(self, about: str) -> str:
+        """Evidence line: the log, how many lines are ``about`` something, the first and last."""
         instance = "previous instance" if self.previous else "current instance"
         where = f"Log {self.namespace}/{self.pod} container '{self.container}' ({instance})"
         if self.count == 1:
-            return f"{where}: 1 line {what}: '{view.truncate(self.last, 200)}'"
+            return f"{where}: 1 line about {about}: '{view.truncate(self.last, 200)}'"
         return (
-            f"{where}: {self.count} lines {what}, first '{view.truncate(self.first, 160)}', "
-            f"last '{view.truncate(self.last, 160)}'"
+            f"{where}: {self.count} lines about {about}, first "
+            f"'{view.truncate(self.first, 160)}', last '{view.truncate(self.last, 160)}'"
         )
 
 
@@ -482,3 +486,58 @@ def ready_endpoint_count(index: view.BundleView, service: object) -> tuple[int, 
                 )
             evidence.append(f"{view.cite(legacy)}: {ready}/{total} ready addresses in subsets")
     return ready, total, evidence
+
+
+def counter_rise(series: Series) -> float:
+    """How much a counter series rose (a windowed query's value is the rise itself)."""
+    if any(fn in series.query for fn in ("increase(", "rate(", "delta(", "changes(")):
+        return series.peak
+    values = [value for _, value in series.points]
+    return max(values) - min(values) if len(values) > 1 else 0.0
+
+
+def oom_inside(
+    index: view.BundleView, *, pods: Iterable[object] | None = None
+) -> list[ContainerProblem]:
+    """OOM kills that did not restart the container: a child process killed by the kernel.
+
+    Signals: ``container_oom_events_total`` rising for a scope pod's container, or its log
+    saying so ("worker (pid:42) was sent SIGKILL! Perhaps out of memory?", the kernel's
+    "Out of memory: Killed process"). The container keeps running, so its status shows
+    nothing; these problems stand in for the status lines.
+    """
+    live = index.scope_pods() if pods is None else pods
+    by_name = {view.name_of(pod): pod for pod in live if not view.is_terminal_pod(pod)}
+    found: dict[tuple[str, str], ContainerProblem] = {}
+
+    def add(pod: object, container: str, evidence: str) -> None:
+        key = (view.name_of(pod), container)
+        if container and key not in found:
+            found[key] = ContainerProblem(
+                kind=ProblemKind.OOM,
+                namespace=view.namespace_of(pod),
+                pod=view.name_of(pod),
+                node=view.get_str(pod, "spec", "nodeName"),
+                container=container,
+                reason="OOMEvent",
+                message="",
+                exit_code=None,
+                restart_count=0,
+                evidence=evidence,
+            )
+
+    series = metric_series(index, vocabulary.OOM_EVENTS_METRIC)
+    for s in series_of_pods(series, by_name.values()):
+        rise = counter_rise(s)
+        pod = by_name.get(s.labels.get("pod", ""))
+        if rise > 0 and pod is not None:
+            container = s.labels.get("container", "")
+            add(
+                pod,
+                container,
+                f"Metric {vocabulary.OOM_EVENTS_METRIC} pod '{view.name_of(pod)}' container "
+                f"'{container}': +{rise:g} OOM kills in the window without a container restart",
+            )
+    for match in log_matches(index, vocabulary.OOM_INSIDE_RE, pods=by_name.values()):
+        add(by_name[match.pod], match.container, match.cite("processes killed for lack of memory"))
+    return list(found.values())

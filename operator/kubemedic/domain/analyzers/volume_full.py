@@ -95,7 +95,7 @@ def analyze_volume_full(index: view.BundleView) -> base.Finding | None:
         # NB: ENOSPC without a claim is the node's or an emptyDir's disk, not a volume.
         return None
     claim_ns, claim = next(iter(sorted(usage) or sorted(claims)))
-    evidence = [*usage.values(), *(m.cite("say the disk is full") for m in logs)]
+    evidence = [*usage.values(), *(m.cite("a full disk") for m in logs)]
     evidence.extend(event.cite() for event in events)
     pvc = index.pvc(claim_ns, claim)
     size = view.get_str(pvc, "status", "capacity", "storage") or view.get_str(
