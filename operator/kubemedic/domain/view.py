@@ -25,11 +25,13 @@ Design choices:
 import dataclasses
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Any, Final, TypeVar, cast
 
 from kubemedic.models.bundle import ContainerLog, IncidentBundle, MetricResult
 from kubemedic.models.target import TargetKind, TargetRef
+
+_T = TypeVar("_T")
 
 #: A Kubernetes object as the API returns it.
 RawObject = dict[str, Any]
@@ -336,6 +338,8 @@ class BundleView:
         self._events_by_key: dict[tuple[str, str, str], list[EventInfo]] = defaultdict(list)
         self._events: list[EventInfo] = []
         self._log_lines: list[tuple[ContainerLog, tuple[str, ...], tuple[str, ...]]] | None = None
+        self._scope_pods: list[RawObject] | None = None
+        self._memo: dict[Hashable, object] = {}
         for obj in bundle.objects:
             self._index(obj)
 
@@ -507,12 +511,28 @@ class BundleView:
                 return (ref_kind, namespace, ref_name)
         return None
 
+    def memo(self, key: Hashable, compute: Callable[[], _T]) -> _T:
+        """``compute()`` once per ``key`` for this view: analyzers share derived answers
+        (a pod's container problems) instead of recomputing them per analyzer.
+
+        NB: keys must name what the answer depends on (``("problems", id(pod))``); the pod
+        objects live as long as the view, so their ids stay unique.
+        """
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return cast("_T", self._memo[key])
+
     def scope_pods(self) -> list[RawObject]:
-        """The pods the incident is about, by target kind.
+        """The pods the incident is about, by target kind (computed once per view).
 
         Workloads and HPAs: the workload's pods. Pod: itself. Node: pods bound to it.
         Service: pods its selector matches. PersistentVolumeClaim: pods mounting it.
         """
+        if self._scope_pods is None:
+            self._scope_pods = self._find_scope_pods()
+        return list(self._scope_pods)
+
+    def _find_scope_pods(self) -> list[RawObject]:
         target = self.target
         namespace = target.namespace or ""
         kind = target.kind

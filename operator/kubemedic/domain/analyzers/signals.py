@@ -71,6 +71,11 @@ def _matches(containers: set[str], name: str) -> bool:
 
 
 def container_problems(index: view.BundleView, pod: object) -> list[ContainerProblem]:
+    """Everything wrong with a pod's containers, classified (once per pod and view)."""
+    return list(index.memo(("container_problems", id(pod)), lambda: _classify(index, pod)))
+
+
+def _classify(index: view.BundleView, pod: object) -> tuple[ContainerProblem, ...]:
     """Everything wrong with a pod's containers, classified.
 
     Order matters: an image or config error means the container never ran; an OOM kill is
@@ -219,7 +224,7 @@ def container_problems(index: view.BundleView, pod: object) -> list[ContainerPro
                 evidence=f"{subject}: ready=false while state.running (restartCount={restarts})",
             )
     problems.extend(_volume_config_problems(pod, events, node=node))
-    return problems
+    return tuple(problems)
 
 
 def _volume_config_problems(
