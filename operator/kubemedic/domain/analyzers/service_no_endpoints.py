@@ -6,6 +6,33 @@ from kubemedic.models.diagnosis import Action, ActionType, Category
 from kubemedic.models.target import TargetKind
 
 
+def _manual_endpoints(index: view.BundleView, service: object) -> base.Finding | None:
+    """A Service without a selector: its hand-kept Endpoints (or EndpointSlices) hold no
+    ready address, so kube-proxy sends its traffic nowhere (k8sgpt's Service check)."""
+    ready, total, evidence = signals.ready_endpoint_count(index, service)
+    if ready > 0 or not evidence:
+        return None
+    name, namespace = view.name_of(service), view.namespace_of(service)
+    summary = (
+        f"Service {namespace}/{name} has no selector and none of its {total} hand-kept "
+        "endpoint addresses is ready; fix the endpoints or the backends they name."
+    )
+    return base.escalation(
+        index,
+        Category.SERVICE_NO_ENDPOINTS,
+        summary=summary,
+        confidence=0.8,
+        evidence=[f"{view.cite(service)} has no spec.selector (endpoints kept by hand)", *evidence],
+        instructions=(
+            f"Service {namespace}/{name} is selector-less: its Endpoints/EndpointSlices are "
+            "written by hand or by an external controller. Check the addresses they list "
+            f"(`kubectl get endpoints {name} -n {namespace} -o yaml`), that the backends "
+            "behind them answer, and whoever maintains them."
+        ),
+        facts={"namespace": namespace},
+    )
+
+
 def analyze_service_no_endpoints(index: view.BundleView) -> base.Finding | None:
     """A Service with a selector whose EndpointSlices hold no ready endpoint.
 
@@ -20,8 +47,10 @@ def analyze_service_no_endpoints(index: view.BundleView) -> base.Finding | None:
     if service is None:
         return None
     selector = view.str_map(view.get(service, "spec", "selector"))
-    if not selector or view.get_str(service, "spec", "type") == "ExternalName":
+    if view.get_str(service, "spec", "type") == "ExternalName":
         return None
+    if not selector:
+        return _manual_endpoints(index, service)
     ready, _total, evidence = signals.ready_endpoint_count(index, service)
     if ready > 0:
         return None
