@@ -3494,6 +3494,1201 @@ def build_unknown() -> None:
     )
 
 
+# -- Failure modes added for issue 19 (depth) --------------------------------------------------
+
+
+def matrix(query: str, series: list[tuple[dict[str, str], list[float]]], *, step: int = 60) -> Obj:
+    """A Prometheus range-query answer: one sample per ``step`` seconds, ending at collection."""
+    end = int(COLLECTED.timestamp())
+    return {
+        "query": query,
+        "data": {
+            "resultType": "matrix",
+            "result": [
+                {
+                    "metric": labels,
+                    "values": [
+                        [end - (len(values) - 1 - i) * step, f"{v:g}"] for i, v in enumerate(values)
+                    ],
+                }
+                for labels, values in series
+            ],
+        },
+    }
+
+
+def pod_labels(pod: Obj, container_name: str = "app") -> dict[str, str]:
+    md = pod["metadata"]
+    return {"namespace": md["namespace"], "pod": md["name"], "container": container_name}
+
+
+def pressure_node(name: str, conditions: dict[str, tuple[str, str]], **kwargs: Any) -> Obj:
+    """A Ready node whose listed conditions are True with (reason, message)."""
+    obj = node(name, **kwargs)
+    for cond in obj["status"]["conditions"]:
+        if cond["type"] in conditions:
+            reason, message = conditions[cond["type"]]
+            cond.update(status="True", reason=reason, message=message, lastTransitionTime=ts(35))
+    extra = [c for c in conditions if c == "NetworkUnavailable"]
+    for cond_type in extra:
+        reason, message = conditions[cond_type]
+        obj["status"]["conditions"].insert(
+            0,
+            {
+                "type": cond_type,
+                "status": "True",
+                "lastHeartbeatTime": ts(0.3),
+                "lastTransitionTime": ts(18),
+                "reason": reason,
+                "message": message,
+            },
+        )
+    return obj
+
+
+def with_init(
+    objects: list[Obj],
+    init: Obj,
+    status: Callable[[Obj], Obj],
+) -> list[Obj]:
+    """Give every pod of ``objects`` the init container ``init`` in the state ``status(pod)``:
+    the pod is Pending, not Initialized, its main containers wait in PodInitializing."""
+    for obj in objects:
+        if obj["kind"] == "Pod":
+            obj["spec"]["initContainers"] = [init]
+            obj["status"]["phase"] = "Pending"
+            obj["status"]["initContainerStatuses"] = [status(obj)]
+            for cs in obj["status"].get("containerStatuses", []):
+                cs.update(
+                    ready=False,
+                    started=False,
+                    restartCount=0,
+                    state={"waiting": {"reason": "PodInitializing"}},
+                    lastState={},
+                )
+            for cond in obj["status"]["conditions"]:
+                if cond["type"] == "Initialized":
+                    cond.update(
+                        status="False",
+                        reason="ContainersNotInitialized",
+                        message=f"containers with incomplete status: [{init['name']}]",
+                    )
+                if cond["type"] in {"Ready", "ContainersReady"}:
+                    cond.update(status="False", reason="ContainersNotReady")
+        elif obj["kind"] in {"Deployment", "ReplicaSet"}:
+            obj["spec"]["template"]["spec"]["initContainers"] = [init]
+    return objects
+
+
+def pdb(
+    namespace: str,
+    name: str,
+    *,
+    selector: dict[str, str],
+    bound: dict[str, Any],
+    healthy_pods: int,
+    desired: int,
+    expected: int,
+) -> Obj:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": meta(
+            "PodDisruptionBudget", name, namespace=namespace, age=60 * 24 * 60, generation=1
+        ),
+        "spec": {**bound, "selector": {"matchLabels": dict(selector)}},
+        "status": {
+            "observedGeneration": 1,
+            "disruptionsAllowed": 0,
+            "currentHealthy": healthy_pods,
+            "desiredHealthy": desired,
+            "expectedPods": expected,
+            "conditions": [
+                {
+                    "type": "DisruptionAllowed",
+                    "status": "False",
+                    "reason": "InsufficientPods",
+                    "message": "",
+                    "observedGeneration": 1,
+                    "lastTransitionTime": ts(60),
+                }
+            ],
+        },
+    }
+
+
+def build_node_pressure() -> None:
+    disk = pressure_node(
+        "node-b",
+        {"DiskPressure": ("KubeletHasDiskPressure", "kubelet has disk pressure")},
+        taints=[
+            {"key": "node.kubernetes.io/disk-pressure", "effect": "NoSchedule", "timeAdded": ts(35)}
+        ],
+    )
+    evicted_objs = deployment(
+        "shop",
+        "thumbnailer",
+        revs=[
+            Rev(
+                3,
+                [web_container("shop/thumbnailer", "2.0.1")],
+                [
+                    healthy(),
+                    evicted(
+                        "The node was low on resource: ephemeral-storage. "
+                        "Threshold quantity: 4063226Ki, available: 3502216Ki. "
+                    ),
+                ],
+                age=60 * 24,
+            )
+        ],
+        replicas=1,
+        node_for=lambda rev, i: "node-b",
+    )
+    scenario(
+        "node-disk-pressure.yaml",
+        "A Ready node reports DiskPressure, is tainted disk-pressure:NoSchedule, fails image GC "
+        "and evicts pods.",
+        category="NodePressure",
+        action="Escalate",
+        target=("Node", None, "node-b"),
+        objects=[
+            disk,
+            *evicted_objs,
+            node_event(
+                disk,
+                "EvictionThresholdMet",
+                etype="Warning",
+                component="kubelet",
+                message="Attempting to reclaim ephemeral-storage",
+            ),
+            node_event(
+                disk,
+                "ImageGCFailed",
+                etype="Warning",
+                component="kubelet",
+                message="Failed to garbage collect required amount of images. Attempted "
+                "to free 6121629286 bytes, but only found 0 bytes eligible to free.",
+            ),
+        ],
+        metrics=[
+            matrix(
+                'max by (node, condition) (kube_node_status_condition{node="node-b", '
+                'condition=~"MemoryPressure|DiskPressure|PIDPressure|NetworkUnavailable",'
+                ' status="true"}) > 0',
+                [({"node": "node-b", "condition": "DiskPressure"}, [1, 1, 1])],
+            )
+        ],
+    )
+    pid = pressure_node(
+        "node-c",
+        {"PIDPressure": ("KubeletHasInsufficientPID", "kubelet has insufficient PID available")},
+        taints=[
+            {"key": "node.kubernetes.io/pid-pressure", "effect": "NoSchedule", "timeAdded": ts(20)}
+        ],
+    )
+    scenario(
+        "node-pid-pressure.yaml",
+        "A Ready node runs out of PIDs (PIDPressure=True, pid-pressure taint).",
+        category="NodePressure",
+        action="Escalate",
+        target=("Node", None, "node-c"),
+        objects=[
+            pid,
+            node_event(
+                pid,
+                "NodeHasInsufficientPID",
+                component="kubelet",
+                message="Node node-c status is now: NodeHasInsufficientPID",
+            ),
+        ],
+    )
+    net = pressure_node(
+        "node-a",
+        {"NetworkUnavailable": ("NoRouteCreated", "Node created without a route")},
+        taints=[
+            {
+                "key": "node.kubernetes.io/network-unavailable",
+                "effect": "NoSchedule",
+                "timeAdded": ts(18),
+            }
+        ],
+    )
+    scenario(
+        "node-network-unavailable.yaml",
+        "A Ready node whose pod network is not configured (NetworkUnavailable=True, NoRouteCreated).",
+        category="NodePressure",
+        action="Escalate",
+        target=("Node", None, "node-a"),
+        objects=[net],
+    )
+
+
+def build_volume_full() -> None:
+    data = [{"name": "data", "persistentVolumeClaim": {"claimName": "data-reports"}}]
+    objs = deployment(
+        "analytics",
+        "reports",
+        revs=[
+            Rev(
+                4,
+                [
+                    web_container(
+                        "analytics/reports",
+                        "3.2.0",
+                        mounts=[{"name": "data", "mountPath": "/var/lib/reports"}],
+                    )
+                ],
+                [crashloop(exit_code=1, restarts=9)],
+                age=60 * 24 * 3,
+                volumes=data,
+            )
+        ],
+        replicas=1,
+        strategy={"type": "Recreate"},
+    )
+    claim = pvc(
+        "analytics",
+        "data-reports",
+        phase="Bound",
+        storage_class="gp3",
+        size="20Gi",
+        volume="pvc-" + uid("pv", "data-reports"),
+    )
+    pod = pods_of(objs)[0]
+    scenario(
+        "volume-full-consumer-enospc.yaml",
+        "A Deployment crash-loops writing to its PVC: 'no space left on device'; the kubelet "
+        "reports 99.6% of the volume used.",
+        category="VolumeFull",
+        action="Escalate",
+        target=("Deployment", "analytics", "reports"),
+        objects=[*objs, claim],
+        logs=[
+            log(
+                pod,
+                "2025-03-14T10:26:01Z INFO compacting partitions\n"
+                "2025-03-14T10:26:03Z ERROR write /var/lib/reports/part-0042.parquet: "
+                "no space left on device\n"
+                "2025-03-14T10:26:03Z FATAL cannot flush buffer: write "
+                "/var/lib/reports/wal/000118: no space left on device\n",
+            )
+        ],
+        metrics=[
+            matrix(
+                "max by (namespace, persistentvolumeclaim) (kubelet_volume_stats_used_bytes{"
+                'namespace="analytics", persistentvolumeclaim="data-reports"}) / max by (namespace, '
+                'persistentvolumeclaim) (kubelet_volume_stats_capacity_bytes{namespace="analytics", '
+                'persistentvolumeclaim="data-reports"})',
+                [
+                    (
+                        {"namespace": "analytics", "persistentvolumeclaim": "data-reports"},
+                        [0.97, 0.985, 0.996],
+                    )
+                ],
+            )
+        ],
+    )
+    objs = deployment(
+        "shop",
+        "postgres-orders",
+        revs=[
+            Rev(
+                2,
+                [
+                    container(
+                        "postgres",
+                        "postgres:16.4",
+                        port=5432,
+                        mem_limit="2Gi",
+                        mounts=[{"name": "pgdata", "mountPath": "/var/lib/postgresql"}],
+                    )
+                ],
+                [healthy()],
+                age=60 * 24 * 20,
+                volumes=[
+                    {"name": "pgdata", "persistentVolumeClaim": {"claimName": "pgdata-orders"}}
+                ],
+            )
+        ],
+        replicas=1,
+        strategy={"type": "Recreate"},
+    )
+    claim = pvc(
+        "shop",
+        "pgdata-orders",
+        phase="Bound",
+        storage_class="gp3",
+        size="50Gi",
+        volume="pvc-" + uid("pv", "pgdata-orders"),
+    )
+    pod = pods_of(objs)[0]
+    labels = {"namespace": "shop", "persistentvolumeclaim": "pgdata-orders"}
+    scenario(
+        "volume-full-pvc-target.yaml",
+        "A PVC with 3 MiB left of 50Gi (kubelet volume stats); postgres logs 'could not extend "
+        "file' but keeps running.",
+        category="VolumeFull",
+        action="Escalate",
+        target=("PersistentVolumeClaim", "shop", "pgdata-orders"),
+        objects=[*objs, claim],
+        logs=[
+            log(
+                pod,
+                "2025-03-14 10:22:41.117 UTC [2811] ERROR:  could not extend file "
+                '"base/16384/24576.3": No space left on device\n'
+                "2025-03-14 10:22:41.117 UTC [2811] HINT:  Check free disk space.\n",
+                container="postgres",
+                previous=False,
+            )
+        ],
+        metrics=[
+            matrix(
+                "min by (namespace, persistentvolumeclaim) (kubelet_volume_stats_available_"
+                'bytes{namespace="shop", persistentvolumeclaim="pgdata-orders"})',
+                [(labels, [2.1e9, 4.4e8, 3.1e6])],
+            ),
+            matrix(
+                "max by (namespace, persistentvolumeclaim) (kubelet_volume_stats_capacity_"
+                'bytes{namespace="shop", persistentvolumeclaim="pgdata-orders"})',
+                [(labels, [53687091200])],
+            ),
+        ],
+    )
+
+
+def build_dependency_down() -> None:
+    payments = deployment(
+        "shop",
+        "payments",
+        revs=[Rev(6, [web_container("shop/payments", "5.1.0")], [], age=60 * 2, replicas=0)],
+        replicas=0,
+        labels={"app": "payments"},
+    )
+    svc = service("shop", "payments", selector={"app": "payments"})
+    checkout = deployment(
+        "shop",
+        "checkout",
+        revs=[
+            Rev(
+                9,
+                [
+                    web_container(
+                        "shop/checkout",
+                        "3.0.4",
+                        env=[
+                            {
+                                "name": "PAYMENTS_URL",
+                                "value": "http://payments.shop.svc.cluster.local",
+                            }
+                        ],
+                    )
+                ],
+                [crashloop(restarts=6), crashloop(restarts=5)],
+                age=60 * 24,
+            )
+        ],
+        replicas=2,
+    )
+    text = (
+        '{"level":"info","msg":"starting checkout"}\n'
+        '{"level":"error","msg":"health check of payments failed","error":"Get '
+        '\\"http://payments.shop.svc.cluster.local/healthz\\": dial tcp '
+        + svc["spec"]["clusterIP"]
+        + ':80: connect: connection refused"}\n'
+        '{"level":"fatal","msg":"dependency not reachable, exiting","error":"dial tcp '
+        + svc["spec"]["clusterIP"]
+        + ':80: connect: connection refused"}\n'
+    )
+    scenario(
+        "dependency-down-scaled-to-zero.yaml",
+        "checkout crash-loops on 'connection refused' to the payments Service, whose Deployment "
+        "was scaled to zero.",
+        category="DependencyDown",
+        action="ScaleWorkload",
+        params={"replicas": 1},
+        target=("Deployment", "shop", "checkout"),
+        objects=[*checkout, *payments, svc, endpointslice(svc, [])],
+        logs=[log(p, text) for p in pods_of(checkout)],
+    )
+    redis = deployment(
+        "shop",
+        "redis",
+        revs=[
+            Rev(
+                1,
+                [container("redis", "redis:7.2", port=6379)],
+                [not_ready("dial tcp 10.244.3.7:6379: connect: connection refused")],
+                age=60 * 24 * 9,
+            )
+        ],
+        replicas=1,
+        labels={"app": "redis"},
+    )
+    rsvc = service("shop", "redis", selector={"app": "redis"}, port=6379, target_port=6379)
+    cart = deployment(
+        "shop",
+        "cart",
+        revs=[
+            Rev(
+                4,
+                [
+                    web_container(
+                        "shop/cart", "1.9.0", env=[{"name": "REDIS_ADDR", "value": "redis:6379"}]
+                    )
+                ],
+                [not_ready("HTTP probe failed with statuscode: 503") for _ in range(3)],
+                age=60 * 24,
+            )
+        ],
+        replicas=3,
+    )
+    scenario(
+        "dependency-down-env-redis.yaml",
+        "cart pods fail readiness; their REDIS_ADDR names the redis Service, whose only endpoint "
+        "is not ready.",
+        category="DependencyDown",
+        action="Escalate",
+        target=("Deployment", "shop", "cart"),
+        objects=[
+            *cart,
+            *redis,
+            rsvc,
+            endpointslice(rsvc, [endpoint_for(p, ready=False) for p in pods_of(redis)], port=6379),
+        ],
+    )
+
+
+def build_certificate() -> None:
+    objs = deployment(
+        "payments",
+        "gateway",
+        revs=[
+            Rev(
+                12,
+                [web_container("payments/gateway", "8.4.1")],
+                [crashloop(restarts=8), crashloop(restarts=8)],
+                age=60 * 24 * 6,
+            )
+        ],
+        replicas=2,
+    )
+    text = (
+        "I0314 10:27:40.101 main.go:88] connecting to acquirer at api.acquirer.example:443\n"
+        "E0314 10:27:41.311 client.go:214] tls handshake failed: tls: failed to verify "
+        "certificate: x509: certificate has expired or is not yet valid: current time "
+        "2025-03-14T10:27:41Z is after 2025-03-14T00:00:00Z\n"
+        "F0314 10:27:41.312 main.go:95] cannot reach acquirer: x509: certificate has expired "
+        "or is not yet valid: current time 2025-03-14T10:27:41Z is after 2025-03-14T00:00:00Z\n"
+    )
+    scenario(
+        "cert-expired-upstream.yaml",
+        "gateway crash-loops: the acquirer's TLS certificate expired at midnight (Go x509 error).",
+        category="CertificateExpired",
+        action="Escalate",
+        target=("Deployment", "payments", "gateway"),
+        objects=objs,
+        logs=[log(p, text) for p in pods_of(objs)],
+    )
+    objs = deployment(
+        "billing",
+        "invoices",
+        revs=[
+            Rev(
+                3,
+                [web_container("billing/invoices", "2.2.0")],
+                [not_ready("HTTP probe failed with statuscode: 503") for _ in range(2)],
+                age=60 * 24 * 2,
+            )
+        ],
+        replicas=2,
+    )
+    text = (
+        "2025-03-14 10:25:02.311 ERROR [main] c.e.b.LedgerClient - ledger call failed\n"
+        "javax.net.ssl.SSLHandshakeException: PKIX path validation failed: "
+        "java.security.cert.CertPathValidatorException: validity check failed\n"
+        "Caused by: java.security.cert.CertificateExpiredException: NotAfter: "
+        "Thu Mar 13 23:59:59 UTC 2025\n"
+    )
+    scenario(
+        "cert-expired-java-client.yaml",
+        "invoices pods go unready; the JVM logs CertificateExpiredException calling the ledger.",
+        category="CertificateExpired",
+        action="Escalate",
+        target=("Deployment", "billing", "invoices"),
+        objects=objs,
+        logs=[log(p, text, previous=False) for p in pods_of(objs)],
+    )
+
+
+def build_dns() -> None:
+    objs = deployment(
+        "shop",
+        "recommender",
+        revs=[
+            Rev(
+                5,
+                [web_container("shop/recommender", "0.9.3")],
+                [crashloop(restarts=7), crashloop(restarts=6)],
+                age=60 * 24 * 2,
+            )
+        ],
+        replicas=2,
+    )
+    text = (
+        "2025/03/14 10:27:11 starting recommender\n"
+        "2025/03/14 10:27:12 grpc: dial inventroy.shop.svc.cluster.local:9090: lookup "
+        "inventroy.shop.svc.cluster.local on 10.96.0.10:53: no such host\n"
+        "2025/03/14 10:27:17 fatal: lookup inventroy.shop.svc.cluster.local on "
+        "10.96.0.10:53: no such host\n"
+    )
+    scenario(
+        "dns-no-such-host.yaml",
+        "recommender crash-loops: the name it dials (a typo, inventroy) does not resolve.",
+        category="DNSFailure",
+        action="Escalate",
+        target=("Deployment", "shop", "recommender"),
+        objects=objs,
+        logs=[log(p, text) for p in pods_of(objs)],
+    )
+    objs = deployment(
+        "shop",
+        "notifier",
+        revs=[
+            Rev(
+                2,
+                [web_container("shop/notifier", "1.4.0")],
+                [not_ready("HTTP probe failed with statuscode: 500") for _ in range(2)],
+                age=60 * 24,
+            )
+        ],
+        replicas=2,
+    )
+    text = (
+        "Error: getaddrinfo EAI_AGAIN api.mailer.example\n"
+        "    at GetAddrInfoReqWrap.onlookup [as oncomplete] (node:dns:107:26)\n"
+        "Error: getaddrinfo EAI_AGAIN api.mailer.example\n"
+        "Error: getaddrinfo EAI_AGAIN api.mailer.example\n"
+    )
+    scenario(
+        "dns-eai-again.yaml",
+        "notifier pods go unready; Node.js logs getaddrinfo EAI_AGAIN for its mail provider.",
+        category="DNSFailure",
+        action="Escalate",
+        target=("Deployment", "shop", "notifier"),
+        objects=objs,
+        logs=[log(p, text, previous=False) for p in pods_of(objs)],
+    )
+
+
+def build_cpu_throttling() -> None:
+    objs = deployment(
+        "shop",
+        "pricing",
+        revs=[
+            Rev(
+                4,
+                [web_container("shop/pricing", "2.7.0", cpu_limit="500m", cpu_request="250m")],
+                [healthy(), healthy()],
+                age=60 * 24,
+            )
+        ],
+        replicas=2,
+    )
+    pods = pods_of(objs)
+    scenario(
+        "cpu-throttled-limit.yaml",
+        "pricing pods are Ready but CFS-throttled in 62% of periods at their 500m CPU limit.",
+        category="CPUThrottling",
+        action="SetResources",
+        params={"container": "app", "cpuLimit": "800m"},
+        target=("Deployment", "shop", "pricing"),
+        objects=objs,
+        metrics=[
+            matrix(
+                "sum by (namespace, pod, container) (rate(container_cpu_cfs_throttled_periods_total{"
+                'namespace="shop", pod=~"'
+                + "|".join(p["metadata"]["name"] for p in pods)
+                + '", container!=""}[5m])) / sum by (namespace, pod, container) '
+                '(rate(container_cpu_cfs_periods_total{namespace="shop", pod=~"'
+                + "|".join(p["metadata"]["name"] for p in pods)
+                + '", container!=""}[5m]))',
+                [(pod_labels(p), [0.41, 0.58, 0.62]) for p in pods],
+            )
+        ],
+    )
+    objs = deployment(
+        "search",
+        "indexer",
+        revs=[
+            Rev(
+                8,
+                [
+                    web_container(
+                        "search/indexer", "4.0.2", cpu_limit="1", cpu_request="1", name="indexer"
+                    )
+                ],
+                [healthy(), healthy(), healthy()],
+                age=60 * 24 * 3,
+            )
+        ],
+        replicas=3,
+    )
+    scenario(
+        "cpu-throttled-alert.yaml",
+        "A firing CPUThrottlingHigh alert for the indexer container (1 CPU limit); no metrics.",
+        category="CPUThrottling",
+        action="SetResources",
+        params={"container": "indexer", "cpuLimit": "1500m"},
+        target=("Deployment", "search", "indexer"),
+        objects=objs,
+        alerts=[
+            {
+                **alert(
+                    "CPUThrottlingHigh",
+                    "search",
+                    summary="Processes experience elevated CPU throttling.",
+                    pod=pods_of(objs)[0]["metadata"]["name"],
+                    container="indexer",
+                ),
+                "annotations": {
+                    "description": "48.2% throttling of CPU in namespace search "
+                    "for container indexer.",
+                    "summary": "Processes experience elevated CPU throttling.",
+                },
+            }
+        ],
+    )
+
+
+def build_disruption_blocked() -> None:
+    draining = node(
+        "node-b",
+        unschedulable=True,
+        taints=[
+            {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule", "timeAdded": ts(40)}
+        ],
+    )
+    objs = deployment(
+        "payments",
+        "ledger",
+        revs=[
+            Rev(
+                7,
+                [web_container("payments/ledger", "6.0.0")],
+                [healthy(), healthy()],
+                age=60 * 24 * 4,
+            )
+        ],
+        replicas=2,
+        node_for=lambda rev, i: "node-b",
+    )
+    labels = objs[0]["spec"]["selector"]["matchLabels"]
+    scenario(
+        "pdb-blocks-drain.yaml",
+        "node-b is cordoned for a drain; ledger's PDB minAvailable=2 over 2 replicas allows no "
+        "eviction.",
+        category="DisruptionBlocked",
+        action="Escalate",
+        target=("Node", None, "node-b"),
+        objects=[
+            draining,
+            *objs,
+            pdb(
+                "payments",
+                "ledger",
+                selector=labels,
+                bound={"minAvailable": 2},
+                healthy_pods=2,
+                desired=2,
+                expected=2,
+            ),
+        ],
+    )
+    draining = node("node-c", unschedulable=True)
+    objs = deployment(
+        "search",
+        "zookeeper",
+        revs=[
+            Rev(
+                2,
+                [container("zookeeper", "zookeeper:3.9", port=2181)],
+                [
+                    healthy(),
+                    not_ready("dial tcp 10.244.1.9:8080: connect: connection refused"),
+                    healthy(),
+                ],
+                age=60 * 24 * 30,
+            )
+        ],
+        replicas=3,
+        node_for=lambda rev, i: "node-c",
+    )
+    labels = objs[0]["spec"]["selector"]["matchLabels"]
+    scenario(
+        "pdb-unhealthy-pods-block-drain.yaml",
+        "node-c drains, but zookeeper's PDB (maxUnavailable=1) allows nothing: one pod is "
+        "already unready.",
+        category="DisruptionBlocked",
+        action="Escalate",
+        target=("Node", None, "node-c"),
+        objects=[
+            draining,
+            *objs,
+            pdb(
+                "search",
+                "zookeeper",
+                selector=labels,
+                bound={"maxUnavailable": 1},
+                healthy_pods=2,
+                desired=2,
+                expected=3,
+            ),
+        ],
+    )
+
+
+def build_init_container() -> None:
+    init = container(
+        "migrate", img("shop/orders-migrations", "44"), port=None, command=["/migrate", "up"]
+    )
+    objs = deployment(
+        "shop",
+        "orders-api",
+        revs=[
+            Rev(3, [web_container("shop/orders-api", "4.4.0")], [healthy(), healthy()], age=60 * 24)
+        ],
+        replicas=2,
+    )
+
+    def crashing(pod: Obj) -> Obj:
+        return {
+            "name": "migrate",
+            "image": init["image"],
+            "imageID": _image_id(init["image"]),
+            "containerID": f"containerd://{_cid(pod, 'migrate', n=5)}",
+            "ready": False,
+            "started": False,
+            "restartCount": 6,
+            "state": {
+                "waiting": {
+                    "reason": "CrashLoopBackOff",
+                    "message": f"back-off 5m0s restarting failed "
+                    f"container=migrate pod={_pod_ref(pod)}",
+                }
+            },
+            "lastState": terminated(
+                "Error", 1, started=4, finished=3.9, cid=_cid(pod, "migrate", n=5)
+            ),
+        }
+
+    objs = with_init(objs, init, crashing)
+    pods = pods_of(objs)
+    scenario(
+        "init-container-crashloop.yaml",
+        "orders-api pods stay in Init:CrashLoopBackOff: the migrate init container exits 1.",
+        category="InitContainerFailure",
+        action="Escalate",
+        target=("Deployment", "shop", "orders-api"),
+        objects=objs,
+        logs=[
+            log(
+                p,
+                "applying 0044_add_index.up.sql\nerror: migration failed: relation "
+                '"orders_customer_idx" already exists in line 0: CREATE INDEX ...\n',
+                container="migrate",
+            )
+            for p in pods
+        ],
+    )
+    init = container(
+        "wait-for-db",
+        "busybox:1.36",
+        port=None,
+        command=[
+            "sh",
+            "-c",
+            "until nc -z orders-db 5432; do echo waiting for orders-db; sleep 2; done",
+        ],
+    )
+    objs = deployment(
+        "shop",
+        "fulfilment",
+        revs=[Rev(2, [web_container("shop/fulfilment", "1.0.3")], [healthy()], age=60)],
+        replicas=1,
+    )
+
+    def stuck(pod: Obj) -> Obj:
+        return {
+            "name": "wait-for-db",
+            "image": init["image"],
+            "imageID": _image_id(init["image"]),
+            "containerID": f"containerd://{_cid(pod, 'wait-for-db')}",
+            "ready": False,
+            "started": True,
+            "restartCount": 0,
+            "state": {"running": {"startedAt": ts(42)}},
+            "lastState": {},
+        }
+
+    objs = with_init(objs, init, stuck)
+    scenario(
+        "init-container-stuck.yaml",
+        "fulfilment's wait-for-db init container has looped for 42 minutes (Init:0/1).",
+        category="InitContainerFailure",
+        action="Escalate",
+        target=("Deployment", "shop", "fulfilment"),
+        objects=objs,
+        logs=[
+            log(p, "waiting for orders-db\n" * 20, container="wait-for-db", previous=False)
+            for p in pods_of(objs)
+        ],
+    )
+
+
+def build_rollout_stuck() -> None:
+    objs = deployment(
+        "shop",
+        "frontend",
+        revs=[
+            Rev(
+                11,
+                [web_container("shop/frontend", "7.1.0")],
+                [healthy() for _ in range(4)],
+                age=60 * 24 * 3,
+            ),
+            Rev(12, [web_container("shop/frontend", "7.2.0")], [], age=25, replicas=1),
+        ],
+        replicas=4,
+        progress="deadline",
+        strategy={"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 0}},
+    )
+    scenario(
+        "rollout-stuck-no-room.yaml",
+        "frontend's rollout exceeded its deadline with maxSurge=0/maxUnavailable=0; the new "
+        "ReplicaSet has no pods and the old ones are fine.",
+        category="RolloutStuck",
+        action="Escalate",
+        target=("Deployment", "shop", "frontend"),
+        objects=objs,
+    )
+
+    def slow_ready() -> PodState:
+        state = healthy(age=8)
+        state.ready = False
+        return state
+
+    objs = deployment(
+        "shop",
+        "warehouse",
+        revs=[
+            Rev(
+                4,
+                [web_container("shop/warehouse", "3.3.0")],
+                [healthy(), healthy()],
+                age=60 * 24 * 8,
+            ),
+            Rev(5, [web_container("shop/warehouse", "3.4.0")], [slow_ready()], age=15),
+        ],
+        replicas=2,
+        progress="deadline",
+    )
+    scenario(
+        "rollout-stuck-not-ready.yaml",
+        "warehouse exceeded its progress deadline: the new pod runs but is not Ready, with no "
+        "probe event, crash or scheduling failure.",
+        category="RolloutStuck",
+        action="Escalate",
+        target=("Deployment", "shop", "warehouse"),
+        objects=objs,
+    )
+
+
+def build_pod_creation_failed() -> None:
+    cases = [
+        (
+            "failedcreate-missing-serviceaccount.yaml",
+            "shop",
+            "exporter",
+            'pods "exporter-{h}-" is forbidden: error looking up service account shop/exporter: '
+            'serviceaccount "exporter" not found',
+            "The new ReplicaSet cannot create pods: ServiceAccount 'exporter' does not exist.",
+        ),
+        (
+            "failedcreate-podsecurity.yaml",
+            "payments",
+            "vault-agent",
+            'pods "vault-agent-{h}-x2x7w" is forbidden: violates PodSecurity "restricted:latest": '
+            'allowPrivilegeEscalation != false (container "app" must set '
+            "securityContext.allowPrivilegeEscalation=false), unrestricted capabilities (container "
+            '"app" must set securityContext.capabilities.drop=["ALL"])',
+            "Pods are refused by PodSecurity restricted:latest (privilege escalation, capabilities).",
+        ),
+        (
+            "failedcreate-admission-webhook.yaml",
+            "shop",
+            "legacy-batch",
+            'admission webhook "validate.kyverno.svc-fail" denied the request: \n\npolicy '
+            "Pod/shop/legacy-batch-{h}-8kq2n for resource violation: \n\nrequire-requests-limits:\n"
+            "  validate-resources: 'validation error: CPU and memory resource requests and limits "
+            "are required. rule validate-resources failed at path /spec/containers/0/resources/'",
+            "A Kyverno validating webhook denies the pods (resource limits required).",
+        ),
+    ]
+    for file, ns, name, message, description in cases:
+        h = suffix(10, ns, name, 2, "hash")
+        objs = deployment(
+            ns,
+            name,
+            revs=[Rev(2, [web_container(f"{ns}/{name}", "1.0.0")], [], age=30, replicas=2)],
+            replicas=2,
+            progress="deadline",
+            rs_conditions={
+                2: [
+                    {
+                        "type": "ReplicaFailure",
+                        "status": "True",
+                        "lastTransitionTime": ts(30),
+                        "reason": "FailedCreate",
+                        "message": message.format(h=h),
+                    }
+                ]
+            },
+        )
+        rs = next(o for o in objs if o["kind"] == "ReplicaSet")
+        scenario(
+            file,
+            description,
+            category="PodCreationFailed",
+            action="Escalate",
+            target=("Deployment", ns, name),
+            objects=[
+                *objs,
+                object_event(
+                    rs,
+                    "FailedCreate",
+                    message=f"Error creating: {message.format(h=h)}",
+                    component="replicaset-controller",
+                    count=14,
+                ),
+            ],
+        )
+
+
+def build_hpa_misconfigured() -> None:
+    broken = hpa(
+        "shop",
+        "api-v2",
+        target_kind="Deployment",
+        target_name="api-v2",
+        min_replicas=2,
+        max_replicas=10,
+        current=0,
+        desired=0,
+        cpu_target=70,
+        cpu_current=0,
+        limited=False,
+    )
+    broken["status"] = {
+        "currentReplicas": 0,
+        "desiredReplicas": 0,
+        "currentMetrics": None,
+        "conditions": [
+            {
+                "type": "AbleToScale",
+                "status": "False",
+                "lastTransitionTime": ts(90),
+                "reason": "FailedGetScale",
+                "message": "the HPA controller was unable to get the target's current "
+                'scale: deployments/scale.apps "api-v2" not found',
+            }
+        ],
+    }
+    scenario(
+        "hpa-missing-scale-target.yaml",
+        "An HPA points at Deployment api-v2, which does not exist (AbleToScale=False, "
+        "FailedGetScale).",
+        category="HPAMisconfigured",
+        action="Escalate",
+        target=("HorizontalPodAutoscaler", "shop", "api-v2"),
+        objects=[
+            broken,
+            object_event(
+                broken,
+                "FailedGetScale",
+                message='deployments/scale.apps "api-v2" not found',
+                component="horizontal-pod-autoscaler",
+                count=120,
+            ),
+        ],
+    )
+    objs = deployment(
+        "jobs",
+        "worker",
+        revs=[
+            Rev(
+                3,
+                [container("worker", img("jobs/worker", "2.0.0"), port=None, cpu_request=None)],
+                [healthy(), healthy()],
+                age=60 * 24,
+            )
+        ],
+        replicas=2,
+    )
+    pod_name = pods_of(objs)[0]["metadata"]["name"]
+    noreq = hpa(
+        "jobs",
+        "worker",
+        target_kind="Deployment",
+        target_name="worker",
+        min_replicas=2,
+        max_replicas=12,
+        current=2,
+        desired=2,
+        cpu_target=60,
+        cpu_current=0,
+        limited=False,
+    )
+    noreq["status"]["currentMetrics"] = [{"type": ""}]
+    noreq["status"]["conditions"][1] = {
+        "type": "ScalingActive",
+        "status": "False",
+        "lastTransitionTime": ts(60 * 20),
+        "reason": "FailedGetResourceMetric",
+        "message": "the HPA was unable to compute the replica count: failed to get cpu "
+        f"utilization: missing request for cpu in container worker of Pod {pod_name}",
+    }
+    scenario(
+        "hpa-target-without-requests.yaml",
+        "The HPA cannot compute CPU utilization: container worker has no CPU request "
+        "(ScalingActive=False).",
+        category="HPAMisconfigured",
+        action="SetResources",
+        params={"container": "worker", "cpuRequest": "100m"},
+        target=("HorizontalPodAutoscaler", "jobs", "worker"),
+        objects=[*objs, noreq],
+    )
+
+
+def build_revision_aware() -> None:
+    old_c = web_container("shop/sessions", "3.8.0", mem_limit="256Mi")
+    new_c = web_container("shop/sessions", "3.9.0", mem_limit="256Mi")
+    objs = deployment(
+        "shop",
+        "sessions",
+        revs=[
+            Rev(8, [old_c], [healthy()], age=60 * 24 * 5),
+            Rev(9, [new_c], [healthy(age=50), healthy(age=50)], age=55),
+        ],
+        replicas=3,
+    )
+    rs_pods = {o["metadata"]["ownerReferences"][0]["name"]: [] for o in pods_of(objs)}
+    for p in pods_of(objs):
+        rs_pods[p["metadata"]["ownerReferences"][0]["name"]].append(p)
+    old_pods, new_pods = list(rs_pods.values())
+    mi = 1024 * 1024
+    scenario(
+        "badrollout-memory-leak.yaml",
+        "Revision 9 of sessions climbs from 110Mi to 240Mi of its 256Mi limit in 50 minutes "
+        "while revision 8 stays flat at 120Mi: a leak brought by the rollout, not a small limit.",
+        category="BadRollout",
+        action="RollbackRollout",
+        params={"toRevision": 8},
+        target=("Deployment", "shop", "sessions"),
+        objects=objs,
+        metrics=[
+            matrix(
+                "max by (namespace, pod, container) (container_memory_working_set_bytes{"
+                'namespace="shop", pod=~"sessions-.*", container!="", container!="POD"})',
+                [(pod_labels(p), [v * mi for v in (120, 121, 119, 120, 122)]) for p in old_pods]
+                + [(pod_labels(p), [v * mi for v in (110, 150, 185, 215, 240)]) for p in new_pods],
+                step=600,
+            )
+        ],
+    )
+    big = web_container("shop/catalog-api", "5.0.0", mem_limit="96Gi", mem_request="64Gi")
+    objs = deployment(
+        "shop",
+        "catalog-api",
+        revs=[
+            Rev(
+                14,
+                [web_container("shop/catalog-api", "5.0.0")],
+                [healthy(), healthy(), healthy()],
+                age=60 * 24 * 2,
+            ),
+            Rev(
+                15,
+                [big],
+                [
+                    unschedulable(
+                        "0/3 nodes are available: 3 Insufficient memory. "
+                        "preemption: 0/3 nodes are available: 3 No "
+                        "preemption victims found for incoming pod."
+                    )
+                ],
+                age=12,
+            ),
+        ],
+        replicas=3,
+        progress="progressing",
+    )
+    scenario(
+        "badrollout-impossible-request.yaml",
+        "Revision 15 only raised the memory request to 64Gi; its pod cannot be scheduled on any "
+        "16Gi node while revision 14 ran fine: roll back, do not add nodes.",
+        category="BadRollout",
+        action="RollbackRollout",
+        params={"toRevision": 14},
+        target=("Deployment", "shop", "catalog-api"),
+        objects=[*objs, *[node(n) for n in NODES]],
+    )
+
+
+def build_oom_inside() -> None:
+    objs = deployment(
+        "shop",
+        "pdf-renderer",
+        revs=[
+            Rev(
+                6,
+                [web_container("shop/pdf-renderer", "1.12.0", mem_limit="512Mi")],
+                [healthy(), healthy()],
+                age=60 * 24 * 3,
+            )
+        ],
+        replicas=2,
+    )
+    pods = pods_of(objs)
+    text = (
+        "[2025-03-14 10:12:54 +0000] [1] [INFO] Booting worker with pid: 311\n"
+        "[2025-03-14 10:21:03 +0000] [1] [ERROR] Worker (pid:311) was sent SIGKILL! "
+        "Perhaps out of memory?\n"
+        "[2025-03-14 10:21:03 +0000] [1] [INFO] Booting worker with pid: 344\n"
+        "[2025-03-14 10:28:40 +0000] [1] [ERROR] Worker (pid:344) was sent SIGKILL! "
+        "Perhaps out of memory?\n"
+    )
+    scenario(
+        "oom-worker-killed-no-restart.yaml",
+        "gunicorn workers of pdf-renderer are OOM-killed inside running containers "
+        "(container_oom_events_total rises, restartCount stays 0).",
+        category="OOMKilled",
+        action="SetResources",
+        params={"container": "app", "memoryLimit": "768Mi"},
+        target=("Deployment", "shop", "pdf-renderer"),
+        objects=objs,
+        logs=[log(p, text, previous=False) for p in pods],
+        metrics=[
+            matrix(
+                'max by (namespace, pod, container) (container_oom_events_total{namespace="shop", '
+                'pod=~"pdf-renderer-.*", container!="", container!="POD"})',
+                [(pod_labels(p), [0, 1, 1, 2]) for p in pods],
+                step=600,
+            )
+        ],
+    )
+
+
 def render(s: Scenario) -> Obj:
     doc: Obj = {
         "apiVersion": "kubemedic.dev/v1alpha1",
@@ -3527,6 +4722,19 @@ def main() -> None:
         build_evicted,
         build_hpa,
         build_unknown,
+        build_node_pressure,
+        build_volume_full,
+        build_dependency_down,
+        build_certificate,
+        build_dns,
+        build_cpu_throttling,
+        build_disruption_blocked,
+        build_init_container,
+        build_rollout_stuck,
+        build_pod_creation_failed,
+        build_hpa_misconfigured,
+        build_revision_aware,
+        build_oom_inside,
     ):
         builder()
     index = []

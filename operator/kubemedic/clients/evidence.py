@@ -2,8 +2,9 @@
 
 For the target: the object, its owner chain, owned ReplicaSets and Pods, the Events
 of all of them, the Nodes the pods run on, the PVCs they mount, the Services and
-EndpointSlices that select them, HPAs scaling the target, the namespace's
-ResourceQuotas, and log tails (current and previous container) of the least healthy
+EndpointSlices that select them, the Services (and their EndpointSlices) the pods' env
+values and logs name, the PodDisruptionBudgets over the pods, HPAs scaling the target, the
+namespace's ResourceQuotas, and log tails (current and previous container) of the least healthy
 pods. Everything is bounded (pods, events, log bytes) so a huge workload or a chatty
 container cannot blow up the operator's memory or the prompt later.
 
@@ -15,6 +16,7 @@ both shapes, so bundles made by other tools work too.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -30,6 +32,12 @@ MAX_PODS: Final = 50
 MAX_EVENTS: Final = 200
 MAX_LOG_PODS: Final = 4
 LOG_TAIL_LINES: Final = 200
+#: Namespaces whose PodDisruptionBudgets are read (a Node's pods span several), and the
+#: most dependency Services added from env values and logs.
+MAX_BUDGET_NAMESPACES: Final = 10
+MAX_DEPENDENCIES: Final = 10
+#: Words of env values and logs that can be a Service name (a DNS label) or an IPv4 address.
+_WORD_RE: Final = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?|\d{1,3}(?:\.\d{1,3}){3}")
 
 _PLURALS: Final[dict[TargetKind, str]] = {
     TargetKind.DEPLOYMENT: "deployments",
@@ -191,8 +199,11 @@ def gather_bundle(
     if namespace:
         _add_context(reader, found, namespace=namespace, pods=pods, target=obj)
     _add_nodes(reader, found, pods)
+    _add_budgets(reader, found, pods)
     _add_events(reader, found, namespace=namespace)
     logs = _collect_logs(reader, pods)
+    if namespace and kind is not TargetKind.SERVICE:
+        _add_dependencies(reader, found, namespace=namespace, pods=pods, logs=logs)
     return IncidentBundle(
         target=TargetRef(
             api_version=target.api_version or KIND_API_VERSIONS[kind],
@@ -281,6 +292,63 @@ def _add_context(
                 api_version="discovery.k8s.io/v1",
                 kind="EndpointSlice",
                 label_selector=f"kubernetes.io/service-name={svc['metadata']['name']}",
+            ):
+                found.add(eps)
+
+
+def _add_budgets(reader: KubeReader, found: _Collected, pods: list[RawObject]) -> None:
+    """PodDisruptionBudgets that select the pods: a budget at zero blocks a drain."""
+    namespaces = sorted({str(p.get("metadata", {}).get("namespace")) for p in pods})
+    labels = [p.get("metadata", {}).get("labels") or {} for p in pods]
+    for ns in namespaces[:MAX_BUDGET_NAMESPACES]:
+        for pdb in reader.list(
+            _ns_path("policy/v1", ns, "poddisruptionbudgets"),
+            api_version="policy/v1",
+            kind="PodDisruptionBudget",
+        ):
+            selector = (pdb.get("spec", {}).get("selector") or {}).get("matchLabels")
+            if isinstance(selector, dict) and any(
+                all(lab.get(k) == v for k, v in selector.items()) for lab in labels
+            ):
+                found.add(pdb)
+
+
+def _add_dependencies(
+    reader: KubeReader,
+    found: _Collected,
+    *,
+    namespace: str,
+    pods: list[RawObject],
+    logs: list[ContainerLog],
+) -> None:
+    """Services the pods call, with their EndpointSlices: those named in the containers'
+    env values or in the log tails (by name or ClusterIP), so the rules can tell a
+    dependency that is down (DependencyDown) from a crash of the pods' own."""
+    texts = [log.text.lower() for log in logs]
+    for pod in pods[:MAX_LOG_PODS]:
+        for container in pod.get("spec", {}).get("containers") or []:
+            texts.extend(
+                str(env.get("value", "")).lower()
+                for env in container.get("env") or []
+                if isinstance(env, dict)
+            )
+    if not any(texts):
+        return
+    words = set(_WORD_RE.findall(" ".join(texts)))
+    added = 0
+    for svc in reader.list(_ns_path("v1", namespace, "services"), api_version="v1", kind="Service"):
+        meta, spec = svc.get("metadata", {}), svc.get("spec", {})
+        name = str(meta.get("name", ""))
+        if _uid(svc) in found.objects or added >= MAX_DEPENDENCIES:
+            continue
+        if name in words or str(spec.get("clusterIP", "")) in words:
+            found.add(svc)
+            added += 1
+            for eps in reader.list(
+                _ns_path("discovery.k8s.io/v1", namespace, "endpointslices"),
+                api_version="discovery.k8s.io/v1",
+                kind="EndpointSlice",
+                label_selector=f"kubernetes.io/service-name={name}",
             ):
                 found.add(eps)
 

@@ -18,6 +18,8 @@ cAdvisor/resource metrics (``container_*``) and kube-state-metrics v2 (``kube_*`
 NB: the OOMKilled analyzer reads ``container_memory_working_set_bytes`` samples from the
 bundle (:func:`kubemedic.domain.analyzers.memory_peak`) to size the new memory limit: the
 ``memory_working_set`` query keeps the ``namespace``/``pod``/``container`` labels it matches on.
+The same holds for ``oom_events`` (OOM kills without a restart), ``cpu_throttling``
+(CPUThrottling) and ``volume_available``/``volume_capacity``/``volume_usage`` (VolumeFull).
 """
 
 from __future__ import annotations
@@ -140,6 +142,18 @@ TEMPLATES: Final[tuple[QueryTemplate, ...]] = (
         needs_pods=True,
     ),
     QueryTemplate(
+        name="oom_events",
+        category="memory",
+        kinds=_WORKLOADS,
+        promql="max by (namespace, pod, container) (container_oom_events_total{"
+        + _POD_SELECTOR
+        + ', container!="", container!="POD"})',
+        range=True,
+        unit="count",
+        description="OOM kills per container, also of child processes that do not restart it",
+        needs_pods=True,
+    ),
+    QueryTemplate(
         name="cpu_usage",
         category="cpu",
         kinds=_WORKLOADS,
@@ -222,7 +236,7 @@ TEMPLATES: Final[tuple[QueryTemplate, ...]] = (
         category="node",
         kinds=frozenset({TargetKind.NODE}),
         promql='max by (node, condition) (kube_node_status_condition{node="$name", '
-        'condition=~"MemoryPressure|DiskPressure|PIDPressure", status="true"}) > 0',
+        'condition=~"MemoryPressure|DiskPressure|PIDPressure|NetworkUnavailable", status="true"}) > 0',
         range=True,
         unit="count",
         description="pressure conditions the node reported",
@@ -238,6 +252,26 @@ TEMPLATES: Final[tuple[QueryTemplate, ...]] = (
         range=True,
         unit="ratio",
         description="share of the volume used",
+    ),
+    QueryTemplate(
+        name="volume_available",
+        category="volume",
+        kinds=frozenset({TargetKind.PERSISTENT_VOLUME_CLAIM}),
+        promql="min by (namespace, persistentvolumeclaim) (kubelet_volume_stats_available_bytes{"
+        'namespace="$namespace", persistentvolumeclaim="$name"})',
+        range=True,
+        unit="bytes",
+        description="bytes still free on the volume (VolumeFull at about zero)",
+    ),
+    QueryTemplate(
+        name="volume_capacity",
+        category="volume",
+        kinds=frozenset({TargetKind.PERSISTENT_VOLUME_CLAIM}),
+        promql="max by (namespace, persistentvolumeclaim) (kubelet_volume_stats_capacity_bytes{"
+        'namespace="$namespace", persistentvolumeclaim="$name"})',
+        range=False,
+        unit="bytes",
+        description="the volume's size as the kubelet sees it",
     ),
     QueryTemplate(
         name="hpa_replicas",

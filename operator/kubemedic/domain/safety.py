@@ -49,18 +49,16 @@ RESTART_CATEGORIES: Final = frozenset(
     {Category.OOM_KILLED, Category.CRASH_LOOP, Category.PROBE_FAILURE}
 )
 #: Share of CFS periods throttled above which a container is starved by its CPU limit.
-THROTTLED_RATIO: Final = 0.25
+THROTTLED_RATIO: Final = analyzers.cpu_throttling.THROTTLED_RATIO
 #: CPU usage as a share of the CPU limit above which a container is saturated.
 SATURATED_RATIO: Final = 0.9
-#: A starved container's CPU limit grows by this factor (rounded up to 100m, at most 2x).
-CPU_LIMIT_GROWTH: Final = decimal.Decimal("1.5")
 #: Alert names (kubernetes-mixin) that mean overload, not sickness.
 OVERLOAD_ALERTS: Final = frozenset({"CPUThrottlingHigh", "KubeHpaMaxedOut"})
 #: Annotations mutating webhooks write when they inject a sidecar.
 INJECTOR_ANNOTATION_RE: Final = re.compile(r"sidecar|inject|proxy", re.IGNORECASE)
 
 RESTARTS_METRIC: Final = "kube_pod_container_status_restarts_total"
-THROTTLED_METRIC: Final = "container_cpu_cfs_throttled"
+THROTTLED_METRIC: Final = analyzers.vocabulary.THROTTLED_METRIC
 CPU_USAGE_METRIC: Final = "container_cpu_usage_seconds_total"
 
 
@@ -150,6 +148,9 @@ def recovered_reason(index: view.BundleView, category: Category) -> str:
     alerts = index.bundle.alerts
     if any(alert.status == "firing" for alert in alerts):
         return ""
+    if category is Category.OOM_KILLED and analyzers.oom_inside(index):
+        # NB: a worker killed inside a running container leaves every pod Ready.
+        return ""
     reasons: list[str] = [f"{len(pods)}/{len(pods)} pods are Running and Ready now"]
     dated = False
     last = _last_termination(pods)
@@ -204,25 +205,11 @@ def _hpa_overload(index: view.BundleView) -> list[str]:
     return lines
 
 
-def _cpu_limits(index: view.BundleView) -> dict[str, decimal.Decimal]:
-    """CPU limits of the template's containers (of a pod's, for a bare pod), in cores."""
-    spec = view.pod_template_spec(index.workload() or index.target_object() or {})
-    if not spec:
-        pods = index.scope_pods()
-        spec = view.get_dict(pods[0], "spec") if pods else {}
-    limits: dict[str, decimal.Decimal] = {}
-    for container in view.pod_spec_containers(spec):
-        parsed = quantity.try_parse_quantity(view.get(container, "resources", "limits", "cpu"))
-        if parsed is not None and parsed > 0:
-            limits[view.get_str(container, "name")] = parsed
-    return limits
-
-
 def _metric_overload(index: view.BundleView) -> tuple[list[str], dict[str, decimal.Decimal]]:
     """Evidence of CPU starvation, and the starved containers with their CPU limit."""
     lines: list[str] = []
     starved: dict[str, decimal.Decimal] = {}
-    limits = _cpu_limits(index)
+    limits = analyzers.cpu_throttling.cpu_limits(index)
     for result in index.metrics():
         for labels, value in view.iter_metric_samples(result):
             container = labels.get("container", "")
@@ -253,11 +240,8 @@ def _metric_overload(index: view.BundleView) -> tuple[list[str], dict[str, decim
     return list(dict.fromkeys(lines)), starved
 
 
-def propose_cpu_limit(limit: decimal.Decimal) -> str:
-    """A starved container's new CPU limit: 1.5x, rounded up to 100m, at most 2x."""
-    step = decimal.Decimal("0.1")
-    grown = (limit * CPU_LIMIT_GROWTH / step).to_integral_value(rounding=decimal.ROUND_CEILING)
-    return quantity.format_quantity(min(grown * step, limit * 2))
+#: A starved container's new CPU limit: 1.5x, rounded up to 100m, at most 2x.
+propose_cpu_limit: Final = analyzers.propose_cpu_limit
 
 
 # -- Which containers can a template patch reach? ---------------------------------------------

@@ -25,11 +25,13 @@ Design choices:
 import dataclasses
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Any, Final, TypeVar, cast
 
 from kubemedic.models.bundle import ContainerLog, IncidentBundle, MetricResult
 from kubemedic.models.target import TargetKind, TargetRef
+
+_T = TypeVar("_T")
 
 #: A Kubernetes object as the API returns it.
 RawObject = dict[str, Any]
@@ -42,6 +44,11 @@ SERVICE_NAME_LABEL: Final = "kubernetes.io/service-name"
 
 #: Kinds that own pods directly or through a ReplicaSet, i.e. what a workload action targets.
 WORKLOAD_KINDS: Final = frozenset({"Deployment", "StatefulSet", "DaemonSet"})
+
+#: Newest characters of each container log the analyzers scan (a bundle file may carry more).
+MAX_LOG_SCAN: Final = 64 * 1024
+#: Longest part of one log line that is matched against a pattern.
+MAX_SCAN_LINE: Final = 4096
 
 #: Longest event message kept; the API allows 1 KiB but a bundle may carry anything.
 MAX_MESSAGE_CHARS: Final = 1024
@@ -330,6 +337,9 @@ class BundleView:
         self._events_by_uid: dict[str, list[EventInfo]] = defaultdict(list)
         self._events_by_key: dict[tuple[str, str, str], list[EventInfo]] = defaultdict(list)
         self._events: list[EventInfo] = []
+        self._log_lines: list[tuple[ContainerLog, tuple[str, ...], tuple[str, ...]]] | None = None
+        self._scope_pods: list[RawObject] | None = None
+        self._memo: dict[Hashable, object] = {}
         for obj in bundle.objects:
             self._index(obj)
 
@@ -501,12 +511,28 @@ class BundleView:
                 return (ref_kind, namespace, ref_name)
         return None
 
+    def memo(self, key: Hashable, compute: Callable[[], _T]) -> _T:
+        """``compute()`` once per ``key`` for this view: analyzers share derived answers
+        (a pod's container problems) instead of recomputing them per analyzer.
+
+        NB: keys must name what the answer depends on (``("problems", id(pod))``); the pod
+        objects live as long as the view, so their ids stay unique.
+        """
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return cast("_T", self._memo[key])
+
     def scope_pods(self) -> list[RawObject]:
-        """The pods the incident is about, by target kind.
+        """The pods the incident is about, by target kind (computed once per view).
 
         Workloads and HPAs: the workload's pods. Pod: itself. Node: pods bound to it.
         Service: pods its selector matches. PersistentVolumeClaim: pods mounting it.
         """
+        if self._scope_pods is None:
+            self._scope_pods = self._find_scope_pods()
+        return list(self._scope_pods)
+
+    def _find_scope_pods(self) -> list[RawObject]:
         target = self.target
         namespace = target.namespace or ""
         kind = target.kind
@@ -548,8 +574,13 @@ class BundleView:
             found[id(event)] = event
         key = (kind_of(obj), namespace_of(obj), name_of(obj))
         for event in self._events_by_key.get(key, ()):
-            # NB: an event about an older object with the same name carries another uid.
-            if not event.object_uid or not uid or event.object_uid == uid:
+            # NB: an event about an older object with the same name carries another uid; the
+            # kubelet records a Node's events with the node's name as the uid.
+            if (
+                not event.object_uid
+                or not uid
+                or event.object_uid in {uid, event.object_name if key[0] == "Node" else uid}
+            ):
                 found[id(event)] = event
         return list(found.values())
 
@@ -602,6 +633,22 @@ class BundleView:
         ]
         return sorted(found, key=lambda log: not log.previous)
 
+    def log_lines(self) -> list[tuple[ContainerLog, tuple[str, ...], tuple[str, ...]]]:
+        """Every log with its non-empty lines (stripped) and the same lines lower-cased and cut
+        to ``MAX_SCAN_LINE`` characters for matching, from the log's newest ``MAX_LOG_SCAN``
+        characters; split once and shared by every analyzer that reads logs."""
+        if self._log_lines is None:
+            self._log_lines = []
+            for log in self.bundle.logs:
+                lines = tuple(
+                    stripped
+                    for line in log.text[-MAX_LOG_SCAN:].splitlines()
+                    if (stripped := line.strip())
+                )
+                lowered = tuple(line[:MAX_SCAN_LINE].lower() for line in lines)
+                self._log_lines.append((log, lines, lowered))
+        return self._log_lines
+
     def metrics(self) -> list[MetricResult]:
         return list(self.bundle.metrics)
 
@@ -623,12 +670,13 @@ def iter_metric_samples(result: MetricResult) -> Iterable[tuple[dict[str, str], 
         samples = [series.get("value"), *get_list(series, "values")]
         for sample in samples:
             if isinstance(sample, list) and len(sample) == _SAMPLE_PAIR:
-                value = _finite_float(sample[1])
+                value = finite_float(sample[1])
                 if value is not None:
                     yield labels, value
 
 
-def _finite_float(value: object) -> float | None:
+def finite_float(value: object) -> float | None:
+    """A finite number from a Prometheus sample value (a string) or a number; else ``None``."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         return None
     try:

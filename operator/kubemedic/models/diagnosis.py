@@ -41,6 +41,17 @@ class Category(StrEnum):
     SERVICE_NO_ENDPOINTS = "ServiceNoEndpoints"
     EVICTED = "Evicted"
     HPA_MAXED_OUT = "HPAMaxedOut"
+    NODE_PRESSURE = "NodePressure"
+    VOLUME_FULL = "VolumeFull"
+    DEPENDENCY_DOWN = "DependencyDown"
+    CERTIFICATE_EXPIRED = "CertificateExpired"
+    DNS_FAILURE = "DNSFailure"
+    CPU_THROTTLING = "CPUThrottling"
+    DISRUPTION_BLOCKED = "DisruptionBlocked"
+    INIT_CONTAINER_FAILURE = "InitContainerFailure"
+    ROLLOUT_STUCK = "RolloutStuck"
+    POD_CREATION_FAILED = "PodCreationFailed"
+    HPA_MISCONFIGURED = "HPAMisconfigured"
     UNKNOWN = "Unknown"
 
 

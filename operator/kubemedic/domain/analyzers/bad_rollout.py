@@ -1,16 +1,25 @@
 """BadRollout: a Deployment's newest revision fails while the previous observed one worked.
 
-The fix is RollbackRollout to the last healthy revision, whatever the symptom; the evidence
-lists the template changes between the two revisions for the follow-up.
+The fix is RollbackRollout to the last healthy revision, whatever the symptom (a crash, an
+OOM kill, an image or config error, failed probes, pods the scheduler cannot place because
+of an impossible request, a memory leak that climbs toward the limit, or workers OOM-killed
+inside running containers); the evidence lists the template changes between the two
+revisions for the follow-up.
 """
 
 from collections import Counter
 from collections.abc import Sequence
 from enum import StrEnum
+from typing import Final
 
-from kubemedic.domain import view
-from kubemedic.domain.analyzers import base, signals
+from kubemedic.domain import quantity, view
+from kubemedic.domain.analyzers import base, signals, vocabulary
 from kubemedic.models.diagnosis import ActionType, Category
+
+#: A new revision leaks when its working set grows by this share of the limit over the window
+#: and ends at least at LEAK_NEAR_LIMIT of it.
+LEAK_GROWTH: Final = 0.3
+LEAK_NEAR_LIMIT: Final = 0.8
 
 
 class _Health(StrEnum):
@@ -97,6 +106,103 @@ def _short(value: object) -> str:
     return f"'{view.truncate(text, 80)}'"
 
 
+def _problem(
+    pod: object, kind: signals.ProblemKind, container: str, evidence: str
+) -> signals.ContainerProblem:
+    return signals.ContainerProblem(
+        kind=kind,
+        namespace=view.namespace_of(pod),
+        pod=view.name_of(pod),
+        node=view.get_str(pod, "spec", "nodeName"),
+        container=container,
+        reason=kind.value,
+        message="",
+        exit_code=None,
+        restart_count=0,
+        evidence=evidence,
+    )
+
+
+def _unschedulable(
+    index: view.BundleView, pods: Sequence[object]
+) -> list[signals.ContainerProblem]:
+    """New-revision pods the scheduler cannot place (e.g. an impossible resource request)."""
+    found: list[signals.ContainerProblem] = []
+    for pod in pods:
+        message = signals.unschedulable_message(index, pod)
+        if message:
+            found.append(
+                _problem(
+                    pod,
+                    signals.ProblemKind.UNSCHEDULABLE,
+                    "",
+                    f"{view.cite(pod)}: PodScheduled=False reason=Unschedulable: "
+                    f"{view.truncate(message, 200)}",
+                )
+            )
+    return found
+
+
+def _working_sets(index: view.BundleView, pods: Sequence[object]) -> list[signals.Series]:
+    series = signals.metric_series(index, vocabulary.WORKING_SET_METRIC)
+    return [
+        s for s in signals.series_of_pods(series, pods) if "pod" in s.labels and len(s.points) > 1
+    ]
+
+
+def _memory_limit(pod: object, container: str) -> int | None:
+    spec = view.find_container(view.get_dict(pod, "spec"), container)
+    return base.as_bytes(view.get(spec, "resources", "limits", "memory"))
+
+
+def _leaking(
+    index: view.BundleView, newest: view.Revision, older: Sequence[view.Revision]
+) -> list[signals.ContainerProblem]:
+    """New-revision containers whose memory climbs toward the limit (or that OOM-kill workers)
+    while the older revisions' pods stay flat: a leak brought by the change.
+
+    A climb is growth of at least ``LEAK_GROWTH`` of the limit over the window, ending at
+    ``LEAK_NEAR_LIMIT`` of it; the older pods must not climb like that (else the leak predates
+    the rollout and a bigger limit or a fix is the answer, not a rollback).
+    """
+    live = [pod for pod in newest.pods if not view.is_terminal_pod(pod)]
+    old_pods = [pod for revision in older for pod in revision.pods if not view.is_terminal_pod(pod)]
+    by_name = {view.name_of(pod): pod for pod in live}
+
+    def climbing(series: signals.Series, pod: object) -> bool:
+        limit = _memory_limit(pod, series.labels.get("container", ""))
+        if not limit:
+            return False
+        first, last = series.points[0][1], series.last
+        return last - first >= LEAK_GROWTH * limit and last >= LEAK_NEAR_LIMIT * limit
+
+    old_by_name = {view.name_of(pod): pod for pod in old_pods}
+    if any(
+        climbing(s, old_by_name[s.labels["pod"]])
+        for s in _working_sets(index, old_pods)
+        if s.labels["pod"] in old_by_name
+    ):
+        return []
+    found = list(signals.oom_inside(index, pods=live))
+    for s in _working_sets(index, live):
+        pod = by_name.get(s.labels["pod"])
+        if pod is not None and climbing(s, pod):
+            container = s.labels.get("container", "")
+            limit = _memory_limit(pod, container) or 0
+            found.append(
+                _problem(
+                    pod,
+                    signals.ProblemKind.LEAK,
+                    container,
+                    f"Metric {vocabulary.WORKING_SET_METRIC} pod '{view.name_of(pod)}' container "
+                    f"'{container}': {quantity.format_bytes(int(s.points[0][1]))} → "
+                    f"{quantity.format_bytes(int(s.last))} of a {quantity.format_bytes(limit)} "
+                    "limit over the window",
+                )
+            )
+    return found
+
+
 def analyze_bad_rollout(index: view.BundleView) -> base.Finding | None:
     """The Deployment's newest revision fails while the previous observed one worked.
 
@@ -118,7 +224,10 @@ def analyze_bad_rollout(index: view.BundleView) -> base.Finding | None:
     newest = revisions[-1]
     live = [pod for pod in newest.pods if not view.is_terminal_pod(pod)]
     problems = [problem for pod in live for problem in signals.container_problems(index, pod)]
+    problems.extend(_unschedulable(index, live))
     if not problems or any(signals.is_healthy_pod(index, pod) for pod in live):
+        problems = _leaking(index, newest, revisions[:-1])
+    if not problems:
         return None
     found = _last_good_revision(index, revisions[:-1])
     if found is None:

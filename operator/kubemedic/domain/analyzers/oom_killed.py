@@ -88,8 +88,15 @@ def _memory_limit_source(
 
 
 def analyze_oom_killed(index: view.BundleView) -> base.Finding | None:
-    """Containers killed by the kernel for exceeding their memory limit."""
+    """Containers killed by the kernel for exceeding their memory limit.
+
+    Also a kill that did not restart the container (:func:`signals.oom_inside`): a worker process
+    killed inside a running container is the same limit, hit by a child.
+    """
     problems = signals.scope_problems(index, [signals.ProblemKind.OOM])
+    inside = not problems
+    if inside:
+        problems = signals.oom_inside(index)
     if not problems:
         return None
     by_container = Counter(problem.container for problem in problems)
@@ -179,14 +186,18 @@ def analyze_oom_killed(index: view.BundleView) -> base.Finding | None:
     containers = base.quoted_list(by_container)
     subject = base.describe_workload(workload_key, f"Pod {problems[0].namespace}/{problems[0].pod}")
     summary = (
-        f"Container {containers} of {subject} was OOMKilled on {base.plural(pods_affected, 'pod')}"
+        f"Processes in container {containers} of {subject} were OOM-killed without a restart "
+        f"on {base.plural(pods_affected, 'pod')}"
+        if inside
+        else f"Container {containers} of {subject} was OOMKilled on "
+        f"{base.plural(pods_affected, 'pod')}"
     )
     summary += f"; raise the memory limit ({'; '.join(proposals)})." if proposals else "."
     first = problems[0]
     return base.Finding(
         category=Category.OOM_KILLED,
         summary=summary,
-        confidence=base.scaled_confidence(0.88, pods_affected),
+        confidence=base.scaled_confidence(0.8 if inside else 0.88, pods_affected),
         evidence=base.clip(evidence),
         actions=tuple(actions),
         facts={"pod": first.pod, "container": first.container, "namespace": first.namespace},

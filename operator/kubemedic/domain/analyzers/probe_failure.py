@@ -37,6 +37,19 @@ def _template_hash(pod: object) -> str:
     return labels.get(view.POD_TEMPLATE_HASH_LABEL) or labels.get("controller-revision-hash", "")
 
 
+def _killed_by_startup_probe(index: view.BundleView, pod: object | None) -> bool:
+    """The pod's kills come from its startup probe (slow start), not its liveness probe."""
+    if pod is None:
+        return False
+    texts = [
+        event.message.lower()
+        for event in index.events_for(pod)
+        if event.reason in {"Unhealthy", "Killing"}
+    ]
+    startup = any("startup probe" in text for text in texts)
+    return startup and not any("liveness probe" in text for text in texts)
+
+
 def analyze_probe_failure(index: view.BundleView) -> base.Finding | None:
     """Readiness probes failing on running containers, or liveness probes restarting them.
 
@@ -57,6 +70,10 @@ def analyze_probe_failure(index: view.BundleView) -> base.Finding | None:
         "livenessProbe" if first.kind is signals.ProblemKind.LIVENESS else "readinessProbe"
     )
     probe_name = "Liveness" if first.kind is signals.ProblemKind.LIVENESS else "Readiness"
+    if first.kind is signals.ProblemKind.LIVENESS and _killed_by_startup_probe(
+        index, pods_by_name.get(first.pod)
+    ):
+        probe_field, probe_name = "startupProbe", "Startup"
     evidence = signals.cite_problems(problems)
     seen_reasons: set[str] = set()
     for problem in problems[: base.MAX_CITED_PODS]:
@@ -115,7 +132,14 @@ def analyze_probe_failure(index: view.BundleView) -> base.Finding | None:
             f"{base.plural(len(failing), 'pod')} of {subject}."
         )
         confidence = base.scaled_confidence(0.82, len(failing))
-    if first.kind is signals.ProblemKind.LIVENESS:
+    if probe_name == "Startup":
+        advice = (
+            "The kubelet kills the container because it does not finish starting within the "
+            "startup probe's failureThreshold x periodSeconds. If the application starts "
+            "slowly (migrations, cache warm-up, JIT), raise failureThreshold; if it hangs at "
+            "start, read its log."
+        )
+    elif first.kind is signals.ProblemKind.LIVENESS:
         advice = (
             "The kubelet restarts the container each time the liveness probe fails. If the probe "
             "times out under load, raise timeoutSeconds/failureThreshold or add a startupProbe; if "

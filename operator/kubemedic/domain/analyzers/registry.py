@@ -24,6 +24,20 @@ the reasons, top to bottom:
 - Evicted: evicted pods linger after their replacements run; a live failure matters more.
 - ServiceNoEndpoints, HPAMaxedOut: the symptom seen from outside, or a capacity signal.
 
+The failure modes added later slot in by the same reasoning:
+
+- DisruptionBlocked, NodePressure (right after NodeNotReady): the node's state explains its
+  pods' evictions and failures; a workload's pods on a pressured node are only a weak hint.
+- PodCreationFailed (after QuotaExceeded): pods are not even created, for another reason.
+- VolumeFull, CertificateExpired, DependencyDown, DNSFailure (after OOMKilled, before
+  ProbeFailure and CrashLoop): the logs name the cause of the crash or the failed probes;
+  the kernel's OOM verdict stays more specific. DependencyDown explains DNSFailure (a
+  Service without endpoints is the reason a name does not resolve).
+- InitContainerFailure (before ProbeFailure): an init container's crash is also a crash.
+- RolloutStuck (after Evicted): a stalled rollout with no failing pod is the residue.
+- HPAMisconfigured, CPUThrottling (before HPAMaxedOut): an HPA that cannot scale, a CPU
+  limit that starves the pods; both are capacity signals with a precise fix.
+
 ``explains`` lists the symptoms a winning category accounts for: they do not lower its
 confidence when they are found too.
 
@@ -38,18 +52,29 @@ from typing import Final
 
 from kubemedic.domain.analyzers import (
     bad_rollout,
+    certificate,
     config_error,
+    cpu_throttling,
     crash_loop,
+    dependency_down,
+    disruption_blocked,
+    dns_failure,
     evicted,
     hpa_maxed_out,
+    hpa_misconfigured,
     image_pull,
+    init_container,
     node_not_ready,
+    node_pressure,
     oom_killed,
+    pod_creation_failed,
     probe_failure,
     quota_exceeded,
+    rollout_stuck,
     service_no_endpoints,
     unschedulable,
     volume_error,
+    volume_full,
 )
 from kubemedic.domain.analyzers.base import Analyzer
 from kubemedic.models.diagnosis import Category
@@ -80,6 +105,17 @@ POD_LEVEL_KINDS: Final = frozenset(
 _NODE: Final = frozenset({TargetKind.NODE})
 _SERVICE: Final = frozenset({TargetKind.SERVICE})
 _PVC: Final = frozenset({TargetKind.PERSISTENT_VOLUME_CLAIM})
+#: Failure modes read from the pods' logs also judge a Service (through its selected pods).
+_LOGGED: Final = POD_LEVEL_KINDS | _SERVICE
+#: Symptoms of a cause that the containers' logs name (crash, failed probes, waiting init).
+_LOG_SYMPTOMS: Final = frozenset(
+    {
+        Category.CRASH_LOOP,
+        Category.PROBE_FAILURE,
+        Category.INIT_CONTAINER_FAILURE,
+        Category.SERVICE_NO_ENDPOINTS,
+    }
+)
 _NOTHING: Final[frozenset[Category]] = frozenset()
 
 # fmt: off
@@ -88,13 +124,22 @@ SPECS: Final[tuple[AnalyzerSpec, ...]] = (
     AnalyzerSpec(Category.NODE_NOT_READY, POD_LEVEL_KINDS | _NODE, 10, frozenset({
         Category.PROBE_FAILURE, Category.CRASH_LOOP, Category.EVICTED, Category.VOLUME_ERROR,
     }), node_not_ready.analyze_node_not_ready),
+    AnalyzerSpec(Category.DISRUPTION_BLOCKED, POD_LEVEL_KINDS | _NODE, 12, _NOTHING,
+                 disruption_blocked.analyze_disruption_blocked),
+    AnalyzerSpec(Category.NODE_PRESSURE, POD_LEVEL_KINDS | _NODE, 15, frozenset({
+        Category.EVICTED, Category.PROBE_FAILURE, Category.CRASH_LOOP,
+    }), node_pressure.analyze_node_pressure),
     AnalyzerSpec(Category.BAD_ROLLOUT, POD_LEVEL_KINDS, 20, frozenset({
         Category.OOM_KILLED, Category.CRASH_LOOP, Category.IMAGE_PULL_ERROR,
         Category.CONFIG_ERROR, Category.PROBE_FAILURE, Category.HPA_MAXED_OUT,
+        Category.UNSCHEDULABLE, Category.INIT_CONTAINER_FAILURE, Category.ROLLOUT_STUCK,
     }), bad_rollout.analyze_bad_rollout),
     AnalyzerSpec(Category.QUOTA_EXCEEDED, POD_LEVEL_KINDS, 30, frozenset({
         Category.HPA_MAXED_OUT, Category.UNSCHEDULABLE,
     }), quota_exceeded.analyze_quota_exceeded),
+    AnalyzerSpec(Category.POD_CREATION_FAILED, POD_LEVEL_KINDS, 32, frozenset({
+        Category.ROLLOUT_STUCK,
+    }), pod_creation_failed.analyze_pod_creation_failed),
     AnalyzerSpec(Category.CONFIG_ERROR, POD_LEVEL_KINDS, 40, frozenset({
         Category.VOLUME_ERROR,
     }), config_error.analyze_config_error),
@@ -108,14 +153,32 @@ SPECS: Final[tuple[AnalyzerSpec, ...]] = (
     AnalyzerSpec(Category.OOM_KILLED, POD_LEVEL_KINDS, 80, frozenset({
         Category.CRASH_LOOP, Category.PROBE_FAILURE, Category.EVICTED,
     }), oom_killed.analyze_oom_killed),
+    AnalyzerSpec(Category.VOLUME_FULL, POD_LEVEL_KINDS | _PVC, 82, _LOG_SYMPTOMS,
+                 volume_full.analyze_volume_full),
+    AnalyzerSpec(Category.CERTIFICATE_EXPIRED, _LOGGED, 84, _LOG_SYMPTOMS,
+                 certificate.analyze_certificate_expired),
+    AnalyzerSpec(Category.DEPENDENCY_DOWN, _LOGGED, 86, _LOG_SYMPTOMS | {Category.DNS_FAILURE},
+                 dependency_down.analyze_dependency_down),
+    AnalyzerSpec(Category.DNS_FAILURE, _LOGGED, 88, _LOG_SYMPTOMS,
+                 dns_failure.analyze_dns_failure),
+    AnalyzerSpec(Category.INIT_CONTAINER_FAILURE, POD_LEVEL_KINDS, 89, frozenset({
+        Category.CRASH_LOOP,
+    }), init_container.analyze_init_container),
     AnalyzerSpec(Category.PROBE_FAILURE, POD_LEVEL_KINDS, 90, frozenset({
         Category.CRASH_LOOP,
     }), probe_failure.analyze_probe_failure),
     AnalyzerSpec(Category.CRASH_LOOP, POD_LEVEL_KINDS, 100, _NOTHING,
                  crash_loop.analyze_crash_loop),
     AnalyzerSpec(Category.EVICTED, POD_LEVEL_KINDS, 110, _NOTHING, evicted.analyze_evicted),
+    AnalyzerSpec(Category.ROLLOUT_STUCK, POD_LEVEL_KINDS, 115, _NOTHING,
+                 rollout_stuck.analyze_rollout_stuck),
     AnalyzerSpec(Category.SERVICE_NO_ENDPOINTS, _SERVICE, 120, _NOTHING,
                  service_no_endpoints.analyze_service_no_endpoints),
+    AnalyzerSpec(Category.HPA_MISCONFIGURED, POD_LEVEL_KINDS, 125, frozenset({
+        Category.HPA_MAXED_OUT,
+    }), hpa_misconfigured.analyze_hpa_misconfigured),
+    AnalyzerSpec(Category.CPU_THROTTLING, POD_LEVEL_KINDS, 127, _NOTHING,
+                 cpu_throttling.analyze_cpu_throttling),
     AnalyzerSpec(Category.HPA_MAXED_OUT, POD_LEVEL_KINDS, 130, _NOTHING,
                  hpa_maxed_out.analyze_hpa_maxed_out),
 )

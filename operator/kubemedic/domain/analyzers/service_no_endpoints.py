@@ -6,33 +6,31 @@ from kubemedic.models.diagnosis import Action, ActionType, Category
 from kubemedic.models.target import TargetKind
 
 
-def _ready_endpoint_count(index: view.BundleView, service: object) -> tuple[int, int, list[str]]:
-    """``(ready, total, evidence)`` over the Service's EndpointSlices (or legacy Endpoints).
-
-    NB: per the EndpointSlice API a missing ``conditions.ready`` means "unknown" and
-    consumers should treat it as ready.
-    """
-    ready = total = 0
-    evidence: list[str] = []
-    slices = index.endpointslices_for(service)
-    for eps in slices:
-        endpoints = view.dicts(view.get(eps, "endpoints"))
-        slice_ready = sum(1 for e in endpoints if view.get(e, "conditions", "ready") is not False)
-        ready += slice_ready
-        total += len(endpoints)
-        evidence.append(
-            f"{view.cite(eps)}: {slice_ready}/{len(endpoints)} endpoints with conditions.ready=true"
-        )
-    if not slices:
-        legacy = index.endpoints_for(service)
-        if legacy is not None:
-            for subset in view.dicts(view.get(legacy, "subsets")):
-                ready += len(view.dicts(subset.get("addresses")))
-                total += len(view.dicts(subset.get("addresses"))) + len(
-                    view.dicts(subset.get("notReadyAddresses"))
-                )
-            evidence.append(f"{view.cite(legacy)}: {ready}/{total} ready addresses in subsets")
-    return ready, total, evidence
+def _manual_endpoints(index: view.BundleView, service: object) -> base.Finding | None:
+    """A Service without a selector: its hand-kept Endpoints (or EndpointSlices) hold no
+    ready address, so kube-proxy sends its traffic nowhere (k8sgpt's Service check)."""
+    ready, total, evidence = signals.ready_endpoint_count(index, service)
+    if ready > 0 or not evidence:
+        return None
+    name, namespace = view.name_of(service), view.namespace_of(service)
+    summary = (
+        f"Service {namespace}/{name} has no selector and none of its {total} hand-kept "
+        "endpoint addresses is ready; fix the endpoints or the backends they name."
+    )
+    return base.escalation(
+        index,
+        Category.SERVICE_NO_ENDPOINTS,
+        summary=summary,
+        confidence=0.8,
+        evidence=[f"{view.cite(service)} has no spec.selector (endpoints kept by hand)", *evidence],
+        instructions=(
+            f"Service {namespace}/{name} is selector-less: its Endpoints/EndpointSlices are "
+            "written by hand or by an external controller. Check the addresses they list "
+            f"(`kubectl get endpoints {name} -n {namespace} -o yaml`), that the backends "
+            "behind them answer, and whoever maintains them."
+        ),
+        facts={"namespace": namespace},
+    )
 
 
 def analyze_service_no_endpoints(index: view.BundleView) -> base.Finding | None:
@@ -49,9 +47,11 @@ def analyze_service_no_endpoints(index: view.BundleView) -> base.Finding | None:
     if service is None:
         return None
     selector = view.str_map(view.get(service, "spec", "selector"))
-    if not selector or view.get_str(service, "spec", "type") == "ExternalName":
+    if view.get_str(service, "spec", "type") == "ExternalName":
         return None
-    ready, _total, evidence = _ready_endpoint_count(index, service)
+    if not selector:
+        return _manual_endpoints(index, service)
+    ready, _total, evidence = signals.ready_endpoint_count(index, service)
     if ready > 0:
         return None
     namespace = target.namespace or ""

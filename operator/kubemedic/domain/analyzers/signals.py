@@ -8,11 +8,15 @@ container's most telling log line, and read a pod's scheduling failure.
 """
 
 import dataclasses
+import re
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
 
 from kubemedic.domain import view
 from kubemedic.domain.analyzers import base, vocabulary
+
+#: A Prometheus sample is the pair ``[unix time, "value"]``.
+_SAMPLE_PAIR = 2
 
 
 class ProblemKind(StrEnum):
@@ -24,6 +28,10 @@ class ProblemKind(StrEnum):
     CONFIG = "Config"
     LIVENESS = "Liveness"
     READINESS = "Readiness"
+    #: Only built by the rollout analyzer: a new revision's pod that cannot be placed, or
+    #: whose memory climbs toward its limit (container_problems never returns these).
+    UNSCHEDULABLE = "Unschedulable"
+    LEAK = "MemoryLeak"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +71,11 @@ def _matches(containers: set[str], name: str) -> bool:
 
 
 def container_problems(index: view.BundleView, pod: object) -> list[ContainerProblem]:
+    """Everything wrong with a pod's containers, classified (once per pod and view)."""
+    return list(index.memo(("container_problems", id(pod)), lambda: _classify(index, pod)))
+
+
+def _classify(index: view.BundleView, pod: object) -> tuple[ContainerProblem, ...]:
     """Everything wrong with a pod's containers, classified.
 
     Order matters: an image or config error means the container never ran; an OOM kill is
@@ -211,7 +224,7 @@ def container_problems(index: view.BundleView, pod: object) -> list[ContainerPro
                 evidence=f"{subject}: ready=false while state.running (restartCount={restarts})",
             )
     problems.extend(_volume_config_problems(pod, events, node=node))
-    return problems
+    return tuple(problems)
 
 
 def _volume_config_problems(
@@ -312,3 +325,224 @@ def unschedulable_message(index: view.BundleView, pod: object) -> str:
             if event.reason == "FailedScheduling":
                 return event.message or "FailedScheduling"
     return ""
+
+
+# -- Logs and metrics as evidence -------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class LogMatch:
+    """The lines of one container log that match a pattern: how many, the first and the last."""
+
+    namespace: str
+    pod: str
+    container: str
+    previous: bool
+    count: int
+    first: str
+    last: str
+
+    def cite(self, about: str) -> str:
+        """Evidence line: the log, how many lines are ``about`` something, the first and last."""
+        instance = "previous instance" if self.previous else "current instance"
+        where = f"Log {self.namespace}/{self.pod} container '{self.container}' ({instance})"
+        if self.count == 1:
+            return f"{where}: 1 line about {about}: '{view.truncate(self.last, 200)}'"
+        return (
+            f"{where}: {self.count} lines about {about}, first "
+            f"'{view.truncate(self.first, 160)}', last '{view.truncate(self.last, 160)}'"
+        )
+
+
+def log_matches(
+    index: view.BundleView, pattern: re.Pattern[str], *, pods: Iterable[object] | None = None
+) -> list[LogMatch]:
+    """Per container log of ``pods`` (default: the scope's pods), the lines ``pattern`` finds.
+
+    Lines are matched lower-cased (patterns are written lower-case) over their first
+    ``MAX_SCAN`` characters, in the newest ``view.MAX_LOG_SCAN`` characters of each log, so a
+    huge log or line cannot make an analyzer slow.
+    """
+    wanted = {
+        (view.namespace_of(pod), view.name_of(pod))
+        for pod in (index.scope_pods() if pods is None else pods)
+    }
+    found: list[LogMatch] = []
+    for log, lines, lowered in index.log_lines():
+        if (log.namespace, log.pod) not in wanted:
+            continue
+        hits = [line for line, low in zip(lines, lowered, strict=True) if pattern.search(low)]
+        if hits:
+            found.append(
+                LogMatch(
+                    namespace=log.namespace,
+                    pod=log.pod,
+                    container=log.container,
+                    previous=log.previous,
+                    count=len(hits),
+                    first=hits[0],
+                    last=hits[-1],
+                )
+            )
+    return found
+
+
+def event_matches(
+    index: view.BundleView, pattern: re.Pattern[str], *, objects: Iterable[object]
+) -> list[view.EventInfo]:
+    """Events about ``objects`` whose message ``pattern`` finds (matched lower-cased)."""
+    return [
+        event
+        for obj in objects
+        for event in index.events_for(obj)
+        if pattern.search(event.message[: vocabulary.MAX_SCAN].lower())
+    ]
+
+
+@dataclasses.dataclass(frozen=True)
+class Series:
+    """One Prometheus series of the bundle: its labels and ``(time, value)`` points in order."""
+
+    query: str
+    labels: dict[str, str]
+    points: tuple[tuple[float, float], ...]
+
+    @property
+    def last(self) -> float:
+        return self.points[-1][1]
+
+    @property
+    def peak(self) -> float:
+        return max(value for _, value in self.points)
+
+
+def metric_series(index: view.BundleView, metric: str) -> list[Series]:
+    """Every series of the bundle's results whose query names ``metric``.
+
+    A vector's one sample and a matrix's samples are both points; the time of a sample that
+    cannot be read is its position, so order is kept.
+    """
+    found: list[Series] = []
+    for result in index.metrics():
+        if metric not in result.query:
+            continue
+        for series in view.dicts(view.get(result.data, "result")):
+            points: list[tuple[float, float]] = []
+            for position, sample in enumerate(
+                [*view.get_list(series, "values"), view.get(series, "value")]
+            ):
+                if isinstance(sample, list) and len(sample) == _SAMPLE_PAIR:
+                    value = view.finite_float(sample[1])
+                    stamp = view.finite_float(sample[0])
+                    if value is not None:
+                        points.append((stamp if stamp is not None else float(position), value))
+            if points:
+                points.sort()
+                found.append(
+                    Series(
+                        query=result.query,
+                        labels=view.str_map(series.get("metric")),
+                        points=tuple(points),
+                    )
+                )
+    return found
+
+
+def series_of_pods(series: Iterable[Series], pods: Iterable[object]) -> list[Series]:
+    """The series about ``pods``: a ``pod`` label (and ``namespace``, where present) names one."""
+    names = {(view.namespace_of(pod), view.name_of(pod)) for pod in pods}
+    pod_names = {name for _, name in names}
+    return [
+        s
+        for s in series
+        if "pod" not in s.labels
+        or (
+            (s.labels.get("namespace", ""), s.labels["pod"]) in names
+            if "namespace" in s.labels
+            else s.labels["pod"] in pod_names
+        )
+    ]
+
+
+def ready_endpoint_count(index: view.BundleView, service: object) -> tuple[int, int, list[str]]:
+    """``(ready, total, evidence)`` over the Service's EndpointSlices (or legacy Endpoints).
+
+    NB: per the EndpointSlice API a missing ``conditions.ready`` means "unknown" and
+    consumers should treat it as ready.
+    """
+    ready = total = 0
+    evidence: list[str] = []
+    slices = index.endpointslices_for(service)
+    for eps in slices:
+        endpoints = view.dicts(view.get(eps, "endpoints"))
+        slice_ready = sum(1 for e in endpoints if view.get(e, "conditions", "ready") is not False)
+        ready += slice_ready
+        total += len(endpoints)
+        evidence.append(
+            f"{view.cite(eps)}: {slice_ready}/{len(endpoints)} endpoints with conditions.ready=true"
+        )
+    if not slices:
+        legacy = index.endpoints_for(service)
+        if legacy is not None:
+            for subset in view.dicts(view.get(legacy, "subsets")):
+                ready += len(view.dicts(subset.get("addresses")))
+                total += len(view.dicts(subset.get("addresses"))) + len(
+                    view.dicts(subset.get("notReadyAddresses"))
+                )
+            evidence.append(f"{view.cite(legacy)}: {ready}/{total} ready addresses in subsets")
+    return ready, total, evidence
+
+
+def counter_rise(series: Series) -> float:
+    """How much a counter series rose (a windowed query's value is the rise itself)."""
+    if any(fn in series.query for fn in ("increase(", "rate(", "delta(", "changes(")):
+        return series.peak
+    values = [value for _, value in series.points]
+    return max(values) - min(values) if len(values) > 1 else 0.0
+
+
+def oom_inside(
+    index: view.BundleView, *, pods: Iterable[object] | None = None
+) -> list[ContainerProblem]:
+    """OOM kills that did not restart the container: a child process killed by the kernel.
+
+    Signals: ``container_oom_events_total`` rising for a scope pod's container, or its log
+    saying so ("worker (pid:42) was sent SIGKILL! Perhaps out of memory?", the kernel's
+    "Out of memory: Killed process"). The container keeps running, so its status shows
+    nothing; these problems stand in for the status lines.
+    """
+    live = index.scope_pods() if pods is None else pods
+    by_name = {view.name_of(pod): pod for pod in live if not view.is_terminal_pod(pod)}
+    found: dict[tuple[str, str], ContainerProblem] = {}
+
+    def add(pod: object, container: str, evidence: str) -> None:
+        key = (view.name_of(pod), container)
+        if container and key not in found:
+            found[key] = ContainerProblem(
+                kind=ProblemKind.OOM,
+                namespace=view.namespace_of(pod),
+                pod=view.name_of(pod),
+                node=view.get_str(pod, "spec", "nodeName"),
+                container=container,
+                reason="OOMEvent",
+                message="",
+                exit_code=None,
+                restart_count=0,
+                evidence=evidence,
+            )
+
+    series = metric_series(index, vocabulary.OOM_EVENTS_METRIC)
+    for s in series_of_pods(series, by_name.values()):
+        rise = counter_rise(s)
+        pod = by_name.get(s.labels.get("pod", ""))
+        if rise > 0 and pod is not None:
+            container = s.labels.get("container", "")
+            add(
+                pod,
+                container,
+                f"Metric {vocabulary.OOM_EVENTS_METRIC} pod '{view.name_of(pod)}' container "
+                f"'{container}': +{rise:g} OOM kills in the window without a container restart",
+            )
+    for match in log_matches(index, vocabulary.OOM_INSIDE_RE, pods=by_name.values()):
+        add(by_name[match.pod], match.container, match.cite("processes killed for lack of memory"))
+    return list(found.values())

@@ -84,3 +84,89 @@ MAX_SCAN: Final = 4096
 VOLUME_EVENT_REASONS: Final = frozenset(
     {"FailedMount", "FailedAttachVolume", "FailedMapVolume", "FailedBinding", "ProvisioningFailed"}
 )
+
+# -- Logs and events of the newer failure modes (matched on lower-cased text) -----------------
+
+#: A full filesystem, as libc (ENOSPC), databases and runtimes word it.
+NO_SPACE_RE: Final = re.compile(
+    r"no space left on device|enospc|disk full|disk is full|could not extend file|"
+    r"database or disk is full|not enough space on the disk|insufficient disk space"
+)
+#: A process killed by the OOM killer while its container kept running (gunicorn, uwsgi,
+#: the kernel's own line, Node's and the JVM's wording).
+OOM_INSIDE_RE: Final = re.compile(
+    r"worker \(?pid:?\d{1,10}\)? was sent sigkill|perhaps out of memory|"
+    r"out of memory: kill(?:ed)? process|oom-kill|memoryerror|"
+    r"java\.lang\.outofmemoryerror|javascript heap out of memory|cannot allocate memory"
+)
+#: Expired or not yet valid certificates (Go crypto/x509 and tls, OpenSSL, Java, Node).
+CERTIFICATE_RE: Final = re.compile(
+    r"x509: certificate has expired or is not yet valid|certificate has expired|"
+    r"certificate is not yet valid|certificate expired|cert_has_expired|cert_not_yet_valid|"
+    r"tls: expired certificate|certificateexpiredexception|certificatenotyetvalidexception|"
+    r"sslv3 alert certificate expired|err_cert_date_invalid"
+)
+#: Name resolution failures (Go's resolver, glibc, Node, curl, Java).
+DNS_RE: Final = re.compile(
+    r"no such host|temporary failure in name resolution|name or service not known|"
+    r"eai_again|enotfound|could not resolve host|nxdomain|server misbehaving|"
+    r"unknownhostexception|name resolution failed|failed to resolve"
+)
+#: A dependency refusing or timing out (the target of the connection is cited).
+CONNECT_FAILURE_RE: Final = re.compile(
+    r"connection refused|econnrefused|connect: connection timed out|i/o timeout|"
+    r"no route to host|ehostunreach|etimedout|could not connect|connection reset|"
+    r"no such host|eai_again|enotfound|temporary failure in name resolution"
+)
+#: ``host:port`` or an in-cluster DNS name: ``svc``, ``svc.ns``, ``svc.ns.svc[.cluster.local]``.
+HOST_RE: Final = re.compile(
+    r"(?<![\w.-])([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)"
+    r"(?:\.([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?))?"
+    r"(?:\.svc(?:\.[a-z0-9.-]{1,200})?)?(?::(\d{1,5}))?(?![\w-])"
+)
+#: Why a controller could not create pods, other than a quota (which QuotaExceeded reads).
+CREATE_FAILURE_RES: Final = (
+    ("ServiceAccount", re.compile(r'serviceaccounts? "([^"]{1,253})" not found', re.IGNORECASE)),
+    ("AdmissionWebhook", re.compile(r'admission webhook "([^"]{1,253})" denied', re.IGNORECASE)),
+    ("PodSecurity", re.compile(r'violates podsecurity "([^"]{1,64})"', re.IGNORECASE)),
+    (
+        "ValidatingAdmissionPolicy",
+        re.compile(r"validatingadmissionpolicy '([^']{1,253})'", re.IGNORECASE),
+    ),
+    (
+        "LimitRange",
+        re.compile(r"(maximum|minimum) (cpu|memory) usage per (?:container|pod)", re.IGNORECASE),
+    ),
+    ("Forbidden", re.compile(r"is forbidden: (.{1,200})", re.IGNORECASE)),
+)
+#: Node conditions that are bad when ``True`` while the node stays Ready, and their taints.
+PRESSURE_CONDITIONS: Final = {
+    "DiskPressure": "node.kubernetes.io/disk-pressure",
+    "MemoryPressure": "node.kubernetes.io/memory-pressure",
+    "PIDPressure": "node.kubernetes.io/pid-pressure",
+    "NetworkUnavailable": "node.kubernetes.io/network-unavailable",
+}
+#: Kubelet node events that go with pressure (eviction, image and container GC).
+PRESSURE_EVENT_REASONS: Final = frozenset(
+    {
+        "EvictionThresholdMet",
+        "ImageGCFailed",
+        "FreeDiskSpaceFailed",
+        "ContainerGCFailed",
+        "NodeHasDiskPressure",
+        "NodeHasInsufficientMemory",
+        "NodeHasInsufficientPID",
+        "SystemOOM",
+    }
+)
+#: The eviction API's refusal because of a PodDisruptionBudget (kubectl drain prints it).
+PDB_BLOCK_RE: Final = re.compile(
+    r"would violate the pod's disruption budget|disruption budget .{0,80}(?:needs|blocks)|"
+    r"cannot evict pod|too many requests.{0,40}disruption"
+)
+#: cAdvisor's and the kubelet's series of the newer failure modes.
+OOM_EVENTS_METRIC: Final = "container_oom_events_total"
+VOLUME_AVAILABLE_METRIC: Final = "kubelet_volume_stats_available_bytes"
+VOLUME_CAPACITY_METRIC: Final = "kubelet_volume_stats_capacity_bytes"
+VOLUME_USED_METRIC: Final = "kubelet_volume_stats_used_bytes"
+THROTTLED_METRIC: Final = "container_cpu_cfs_throttled"
