@@ -40,6 +40,9 @@ sys.path.insert(0, str(HERE))
 
 import _generate as g  # noqa: E402  (the sibling generator is a script, not a package)
 
+sys.path.insert(0, str(HERE.parents[1] / "operator"))
+from kubemedic.models.diagnosis import Category  # noqa: E402
+
 Obj = dict[str, Any]
 ts, hexid, uid, rv, suffix, ip = g.ts, g.hexid, g.uid, g.rv, g.suffix, g.ip
 COLLECTED = g.COLLECTED
@@ -1116,7 +1119,7 @@ def build_crashes() -> None:
             "kubeadm-init-container-crashloop.yaml",
             "The migrate init container exits 1 on every try (Init:CrashLoopBackOff): a schema "
             "migration fails; the app container never starts.",
-            "CrashLoop",
+            "InitContainerFailure",
             "Escalate",
             ("Deployment", "crm", "crm-api"),
             objs + nodes(KUBEADM),
@@ -1710,7 +1713,7 @@ def build_images_config() -> None:
         S(
             "kubeadm-failedcreate-serviceaccount.yaml",
             'ReplicaSet FailedCreate: serviceaccount "api-sa" not found (k8sgpt\'s ReplicaSet check); no pods exist.',
-            "ConfigError",
+            "PodCreationFailed",
             "Escalate",
             ("Deployment", "shop", "api"),
             [*objs, ev, *nodes(KUBEADM)],
@@ -1734,7 +1737,7 @@ def build_images_config() -> None:
             "eks-failedcreate-podsecurity.yaml",
             "The namespace was labelled pod-security.kubernetes.io/enforce=restricted; the ReplicaSet "
             "cannot create pods.",
-            "ConfigError",
+            "PodCreationFailed",
             "Escalate",
             ("Deployment", "legacy", "ftp"),
             [
@@ -2704,7 +2707,7 @@ def build_overload() -> None:
             "eks-hpa-missing-cpu-request.yaml",
             "HPA ScalingActive=False (FailedGetResourceMetric): the container has no cpu request; "
             "currentMetrics holds an entry with an empty type.",
-            "ConfigError",
+            "HPAMisconfigured",
             "SetResources",
             ("HorizontalPodAutoscaler", "shop", "api"),
             [*objs, h, *nodes(EKS)],
@@ -2730,7 +2733,7 @@ def build_overload() -> None:
         S(
             "gke-hpa-scale-target-missing.yaml",
             "HPA AbleToScale=False: its scale target Deployment was deleted.",
-            "Unknown",
+            "HPAMisconfigured",
             "Escalate",
             ("HorizontalPodAutoscaler", "shop", "old-api"),
             [h, *nodes(GKE)],
@@ -2861,7 +2864,7 @@ def build_unknown() -> None:
             "gke-unknown-dns-resolution.yaml",
             "Running pods log 'lookup smtp.mailprovider.example on 10.96.0.10:53: server misbehaving'; "
             "DNS is a cluster concern, not this workload's.",
-            "Unknown",
+            "DNSFailure",
             "Escalate",
             ("Deployment", "shop", "emails"),
             objs + nodes(GKE),
@@ -3160,7 +3163,7 @@ def entry(s: S) -> Obj:
         out["recovered"] = True
     if s.overloaded:
         out["overloaded"] = True
-    if s.needs:
+    if s.needs and s.needs not in {c.value for c in Category}:
         out["needsCategory"] = s.needs
     out["description"] = s.description
     return out

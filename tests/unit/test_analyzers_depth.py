@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from kubemedic.domain import analyzers, diagnose, view
+from kubemedic.domain import analyzers, view
+from kubemedic.domain import rule_engine as diagnose
 from kubemedic.models.bundle import ContainerLog, IncidentBundle, MetricResult
 from kubemedic.models.diagnosis import ActionType, Category, Diagnosis
 from kubemedic.models.target import TargetKind, TargetRef

@@ -106,17 +106,18 @@ CERTIFICATE_RE: Final = re.compile(
     r"tls: expired certificate|certificateexpiredexception|certificatenotyetvalidexception|"
     r"sslv3 alert certificate expired|err_cert_date_invalid"
 )
-#: Name resolution failures (Go's resolver, glibc, Node, curl, Java).
+#: Name resolution failures (Go's resolver, glibc, Node, curl, Java). Error codes are matched
+#: as whole words: ``ModuleNotFoundError`` contains ``enotfound``.
 DNS_RE: Final = re.compile(
     r"no such host|temporary failure in name resolution|name or service not known|"
-    r"eai_again|enotfound|could not resolve host|nxdomain|server misbehaving|"
+    r"\beai_again\b|\benotfound\b|could not resolve host|\bnxdomain\b|server misbehaving|"
     r"unknownhostexception|name resolution failed|failed to resolve"
 )
 #: A dependency refusing or timing out (the target of the connection is cited).
 CONNECT_FAILURE_RE: Final = re.compile(
     r"connection refused|econnrefused|connect: connection timed out|i/o timeout|"
     r"no route to host|ehostunreach|etimedout|could not connect|connection reset|"
-    r"no such host|eai_again|enotfound|temporary failure in name resolution"
+    r"no such host|\beai_again\b|\benotfound\b|temporary failure in name resolution"
 )
 #: ``host:port`` or an in-cluster DNS name: ``svc``, ``svc.ns``, ``svc.ns.svc[.cluster.local]``.
 HOST_RE: Final = re.compile(
