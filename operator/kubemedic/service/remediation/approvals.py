@@ -11,7 +11,8 @@ them on the operator's own terms (the rules are pure, in domain/approvals.py):
   (``status.spentAt`` and ``outcome``), after the Incident's own transition is written, so
   a decision counts at most once and never for an action proposed again later;
 - an approval naming an action that was never proposed, one created before the diagnosis
-  that proposed the action, or one for an action already decided is reported and spent;
+  that proposed the action, one that already existed when that diagnosis was decided
+  (:func:`ignore_premature`), or one for an action already decided is reported and spent;
 - separation of duties: with a covering policy's ``requireDistinctApprover`` the Incident's
   ``spec.reportedBy`` may not approve it (refused and spent; the action keeps waiting);
 - an approval is acted on only if the target is still the object that was diagnosed (its
@@ -95,6 +96,26 @@ def _spend_after_write(
 ) -> None:
     """Spend the approval once the Incident's transition is written (not if it is refused)."""
     ctx.after_write(lambda: _spend(ctx, approval, outcome, message))
+
+
+def ignore_premature(ctx: Context) -> None:
+    """Spend, as ignored, every approval that exists when a fresh diagnosis is decided.
+
+    Action IDs are predictable, so an approval can be written before its proposal exists;
+    :func:`~kubemedic.domain.approvals.predates_proposal` compares timestamps of two clocks
+    with whole seconds and lets one written just before the diagnosis through. This rule
+    needs no clock: the diagnosis is decided in the step right after it is written, so an
+    approval already there was made before anyone could read the proposal. (A person quick
+    enough to approve in between is told to approve again.) The caller writes.
+    """
+    for approval in ctx.approvals:
+        message = (
+            f"IncidentApproval {approval.name} of '{approval.spec.action_id}' existed before "
+            "the current diagnosis was decided, so it was not made from the proposal; "
+            "approve again"
+        )
+        announce(ctx, Move.STALE_APPROVAL, message, action_id=approval.spec.action_id)
+        _spend_after_write(ctx, approval, ApprovalOutcome.IGNORED, message)
 
 
 def process_approvals(ctx: Context) -> bool:
