@@ -571,6 +571,29 @@ def test_an_approval_older_than_the_diagnosis_is_stale_and_reported_once(
     assert fake.approval_objects[0]["status"]["outcome"] == "Ignored"
 
 
+def test_an_approval_already_there_when_the_diagnosis_is_decided_is_ignored() -> None:
+    """Written a moment *after* the diagnosedTime (within the clocks' slack, or from a
+    clock ahead of the operator's) but before the diagnosis was decided: nobody could have
+    read the proposal yet, so it is ignored, spent and reported, and the action waits."""
+    action = scale(3)
+    target = deployment()
+    diagnosed = NOW - timedelta(seconds=2)
+    fake = FakeRemediator(
+        incident(action, target=target, phase="Diagnosed", diagnosed=diagnosed), [target]
+    )
+    fake.approval_objects = [approval(action, created=diagnosed + timedelta(seconds=1))]
+
+    run(fake)
+
+    assert steps(fake) == ["StaleApproval", "AwaitingApproval"]
+    assert (
+        "existed before the current diagnosis was decided" in status(fake)["history"][0]["message"]
+    )
+    assert status(fake)["actions"][0]["state"] == "AwaitingApproval"
+    assert fake.approval_objects[0]["status"]["outcome"] == "Ignored"
+    assert [p for p in fake.patches if not p[1]] == []
+
+
 def _waiting_for(action: Action, *, reported_by: str | None = None) -> FakeRemediator:
     target = deployment()
     diagnosed = NOW - timedelta(minutes=5)
