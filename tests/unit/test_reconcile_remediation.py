@@ -952,3 +952,41 @@ def test_an_approval_for_a_changed_target_is_refused_and_rediagnosed(
     assert delta(counted, ActionType.SCALE_WORKLOAD) == {"refused": 1.0}
     # Spent: the refused approval never approves the action proposed again.
     assert fake.approval_objects[0]["status"]["outcome"] == "Refused"
+
+
+def test_an_approved_action_on_another_object_than_the_target_is_applied() -> None:
+    # NB: PatchHPA acts on the Deployment's HPA, not on the Incident's target: its record
+    # keeps the HPA's fingerprint, so the approval is not refused as "the target changed".
+    target = deployment()
+    hpa: RawObject = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "checkout", "namespace": NS, "uid": "hpa-uid-1", "generation": 3},
+        "spec": {
+            "minReplicas": 2,
+            "maxReplicas": 4,
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "checkout"},
+        },
+        "status": {"currentReplicas": 4, "desiredReplicas": 4},
+    }
+    action = Action(
+        type=ActionType.PATCH_HPA,
+        target=ObjectRef(kind="HorizontalPodAutoscaler", namespace=NS, name="checkout"),
+        params={"maxReplicas": 6},
+        risk=Risk.MEDIUM,
+    )
+    body = incident(action, target=target, phase="Diagnosed")
+    body["spec"]["target"] = {"kind": "Deployment", "namespace": NS, "name": "checkout"}
+    fake = FakeRemediator(body, [target, hpa])
+
+    run(fake, now=NOW - timedelta(minutes=2))
+    [waiting] = status(fake)["actions"]
+    assert waiting["state"] == "AwaitingApproval"
+    assert waiting["targetFingerprint"] == rem.target_fingerprint(hpa)
+
+    fake.approval_objects = [approval(action, created=NOW - timedelta(minutes=1))]
+    run(fake)
+    assert status(fake)["actions"][0]["state"] == "Approved"
+    assert "TargetChanged" not in steps(fake)
+    run(fake, now=NOW + timedelta(seconds=5))
+    assert ("checkout", False) in fake.patches

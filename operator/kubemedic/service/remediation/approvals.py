@@ -175,17 +175,17 @@ def _decide(
     who = spec.approver
     action = proposed.to_action()
     what = describe(action, proposed.id)
+    live, policy_decision, policies = decision_inputs(ctx, action)
     base = record or ActionRecord(
         id=proposed.id,
         type=proposed.type,
         state=ActionState.AWAITING_APPROVAL,
-        target_fingerprint=ctx.status.target_fingerprint,
+        target_fingerprint=ctx.fingerprint_for(action, live),
     )
     base = base.model_copy(
         update={"approval_observed_time": rules.counts_from(approval, now=ctx.now)}
     )
     said = f"by {who}" + (f": {spec.reason}" if spec.reason else "")
-    live, policy_decision, policies = decision_inputs(ctx, action)
     if spec.decision is Decision.REJECT:
         rule = f"rejected {said}"
         announce(
@@ -235,7 +235,7 @@ def _decide(
         _spend_after_write(ctx, approval, ApprovalOutcome.EXPIRED, message)
         ctx.write()
         return
-    if live is None or rem.target_fingerprint(live) != ctx.status.target_fingerprint:
+    if live is None or rem.target_fingerprint(live) != base.target_fingerprint:
         _spend_after_write(ctx, approval, ApprovalOutcome.REFUSED, "the target changed")
         refuse_target_changed(ctx, base, what)
         return
