@@ -482,3 +482,30 @@ def test_model_written_escalations_are_marked() -> None:
     [action], _ = check_actions([long], SCOPE)
     assert len(action.params["reason"]) == 1024
     assert action.params["reason"].startswith(MODEL_WRITTEN)
+
+
+def test_a_node_incident_may_only_propose_cordon_and_escalate() -> None:
+    """Whatever the model proposes for a Node Incident, only CordonNode and Escalate pass;
+    the rest is rejected with the reason (before, the scope reached every workload with
+    pods on the node)."""
+    bundle = load_scenario("node-status-unknown.yaml")
+    scope = action_scope(bundle)
+    node = bundle.target.name
+    workloads = [line.split("/") for line in scope.display() if line.startswith("Deployment/")]
+    assert workloads, scope.display()
+    kind, namespace, name = workloads[0]
+    accepted, rejected = check_actions(
+        [
+            proposal("Node", None, node, "CordonNode", node=node),
+            proposal("Node", None, node, "Escalate", reason="node down"),
+            proposal(kind, namespace, name, "ScaleWorkload", replicas=0),
+            proposal(kind, namespace, name, "RestartRollout"),
+        ],
+        scope,
+    )
+    assert [a.type.value for a in accepted] == ["CordonNode", "Escalate"]
+    assert [(r.type, r.target) for r in rejected] == [
+        ("ScaleWorkload", f"{kind}/{namespace}/{name}"),
+        ("RestartRollout", f"{kind}/{namespace}/{name}"),
+    ]
+    assert all("CordonNode, Escalate" in r.reason for r in rejected)

@@ -570,6 +570,29 @@ def test_an_approval_older_than_the_diagnosis_is_stale_and_reported_once(
     assert fake.approval_objects[0]["status"]["outcome"] == "Ignored"
 
 
+def test_an_approval_already_there_when_the_diagnosis_is_decided_is_ignored() -> None:
+    """Written a moment *after* the diagnosedTime (within the clocks' slack, or from a
+    clock ahead of the operator's) but before the diagnosis was decided: nobody could have
+    read the proposal yet, so it is ignored, spent and reported, and the action waits."""
+    action = scale(3)
+    target = deployment()
+    diagnosed = NOW - timedelta(seconds=2)
+    fake = FakeRemediator(
+        incident(action, target=target, phase="Diagnosed", diagnosed=diagnosed), [target]
+    )
+    fake.approval_objects = [approval(action, created=diagnosed + timedelta(seconds=1))]
+
+    run(fake)
+
+    assert steps(fake) == ["StaleApproval", "AwaitingApproval"]
+    assert (
+        "existed before the current diagnosis was decided" in status(fake)["history"][0]["message"]
+    )
+    assert status(fake)["actions"][0]["state"] == "AwaitingApproval"
+    assert fake.approval_objects[0]["status"]["outcome"] == "Ignored"
+    assert [p for p in fake.patches if not p[1]] == []
+
+
 def _waiting_for(action: Action, *, reported_by: str | None = None) -> FakeRemediator:
     target = deployment()
     diagnosed = NOW - timedelta(minutes=5)
@@ -928,3 +951,41 @@ def test_an_approval_for_a_changed_target_is_refused_and_rediagnosed(
     assert delta(counted, ActionType.SCALE_WORKLOAD) == {"refused": 1.0}
     # Spent: the refused approval never approves the action proposed again.
     assert fake.approval_objects[0]["status"]["outcome"] == "Refused"
+
+
+def test_an_approved_action_on_another_object_than_the_target_is_applied() -> None:
+    # NB: PatchHPA acts on the Deployment's HPA, not on the Incident's target: its record
+    # keeps the HPA's fingerprint, so the approval is not refused as "the target changed".
+    target = deployment()
+    hpa: RawObject = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "checkout", "namespace": NS, "uid": "hpa-uid-1", "generation": 3},
+        "spec": {
+            "minReplicas": 2,
+            "maxReplicas": 4,
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "checkout"},
+        },
+        "status": {"currentReplicas": 4, "desiredReplicas": 4},
+    }
+    action = Action(
+        type=ActionType.PATCH_HPA,
+        target=ObjectRef(kind="HorizontalPodAutoscaler", namespace=NS, name="checkout"),
+        params={"maxReplicas": 6},
+        risk=Risk.MEDIUM,
+    )
+    body = incident(action, target=target, phase="Diagnosed")
+    body["spec"]["target"] = {"kind": "Deployment", "namespace": NS, "name": "checkout"}
+    fake = FakeRemediator(body, [target, hpa])
+
+    run(fake, now=NOW - timedelta(minutes=2))
+    [waiting] = status(fake)["actions"]
+    assert waiting["state"] == "AwaitingApproval"
+    assert waiting["targetFingerprint"] == rem.target_fingerprint(hpa)
+
+    fake.approval_objects = [approval(action, created=NOW - timedelta(minutes=1))]
+    run(fake)
+    assert status(fake)["actions"][0]["state"] == "Approved"
+    assert "TargetChanged" not in steps(fake)
+    run(fake, now=NOW + timedelta(seconds=5))
+    assert ("checkout", False) in fake.patches

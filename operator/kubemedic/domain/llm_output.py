@@ -42,6 +42,7 @@ from typing import Any, Final
 from pydantic import Field, ValidationError
 
 from kubemedic.domain import view
+from kubemedic.domain.approvals import NODE_INCIDENT_ACTIONS
 from kubemedic.domain.catalog import ACTION_RISKS, ACTION_TARGET_KINDS
 from kubemedic.models.base import KubeModel
 from kubemedic.models.bundle import IncidentBundle
@@ -56,7 +57,7 @@ from kubemedic.models.diagnosis import (
     Opinion,
     RejectedAction,
 )
-from kubemedic.models.target import ObjectRef
+from kubemedic.models.target import ObjectRef, TargetKind
 
 SCHEMA_NAME: Final = "kubemedic_diagnosis"
 MAX_ANSWER_ACTIONS: Final = 8
@@ -258,6 +259,8 @@ class ActionScope:
 
     objects: frozenset[ObjectKey]
     containers: frozenset[str]
+    #: The action types this Incident may list at all (a Node Incident: CordonNode, Escalate).
+    types: frozenset[ActionType] = frozenset(ActionType)
 
     def allows(self, kind: str, namespace: str | None, name: str) -> bool:
         return (kind, namespace or "", name) in self.objects
@@ -306,7 +309,13 @@ def action_scope(bundle: IncidentBundle) -> ActionScope:
         scaled = (view.get_str(ref, "kind"), view.namespace_of(hpa), view.get_str(ref, "name"))
         if scaled in workloads:
             keys.add(("HorizontalPodAutoscaler", view.namespace_of(hpa), view.name_of(hpa)))
-    return ActionScope(objects=frozenset(keys), containers=frozenset(containers))
+    return ActionScope(
+        objects=frozenset(keys),
+        containers=frozenset(containers),
+        # NB: the CRD refuses anything else in a Node Incident's status; rejecting it here
+        # records it (with the reason) instead of it vanishing from the proposals.
+        types=NODE_INCIDENT_ACTIONS if target.kind is TargetKind.NODE else frozenset(ActionType),
+    )
 
 
 def _template_containers(obj: object) -> list[dict[str, Any]]:
@@ -332,6 +341,11 @@ def check_action(proposal: ActionProposal, scope: ActionScope) -> Action | Rejec
         return reject(
             f"action type '{proposal.type}' is not in the catalog "
             f"({', '.join(t.value for t in ActionType)})"
+        )
+    if action_type not in scope.types:
+        return reject(
+            f"this Incident may only propose {', '.join(sorted(t.value for t in scope.types))} "
+            f"(an Incident about a Node only CordonNode and Escalate), not '{action_type.value}'"
         )
     target = proposal.target
     allowed_kinds = ACTION_TARGET_KINDS[action_type]

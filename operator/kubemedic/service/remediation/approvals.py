@@ -11,7 +11,8 @@ them on the operator's own terms (the rules are pure, in domain/approvals.py):
   (``status.spentAt`` and ``outcome``), after the Incident's own transition is written, so
   a decision counts at most once and never for an action proposed again later;
 - an approval naming an action that was never proposed, one created before the diagnosis
-  that proposed the action, or one for an action already decided is reported and spent;
+  that proposed the action, one that already existed when that diagnosis was decided
+  (:func:`ignore_premature`), or one for an action already decided is reported and spent;
 - separation of duties: with a covering policy's ``requireDistinctApprover`` the Incident's
   ``spec.reportedBy`` may not approve it (refused and spent; the action keeps waiting);
 - an approval is acted on only if the target is still the object that was diagnosed (its
@@ -97,6 +98,26 @@ def _spend_after_write(
     ctx.after_write(lambda: _spend(ctx, approval, outcome, message))
 
 
+def ignore_premature(ctx: Context) -> None:
+    """Spend, as ignored, every approval that exists when a fresh diagnosis is decided.
+
+    Action IDs are predictable, so an approval can be written before its proposal exists;
+    :func:`~kubemedic.domain.approvals.predates_proposal` compares timestamps of two clocks
+    with whole seconds and lets one written just before the diagnosis through. This rule
+    needs no clock: the diagnosis is decided in the step right after it is written, so an
+    approval already there was made before anyone could read the proposal. (A person quick
+    enough to approve in between is told to approve again.) The caller writes.
+    """
+    for approval in ctx.approvals:
+        message = (
+            f"IncidentApproval {approval.name} of '{approval.spec.action_id}' existed before "
+            "the current diagnosis was decided, so it was not made from the proposal; "
+            "approve again"
+        )
+        announce(ctx, Move.STALE_APPROVAL, message, action_id=approval.spec.action_id)
+        _spend_after_write(ctx, approval, ApprovalOutcome.IGNORED, message)
+
+
 def process_approvals(ctx: Context) -> bool:
     """Act on the first approval that needs it; whether a transition was written."""
     proposed_ids = {a.id: a for a in actionable(ctx.status)}
@@ -154,17 +175,17 @@ def _decide(
     who = spec.approver
     action = proposed.to_action()
     what = describe(action, proposed.id)
+    live, policy_decision, policies = decision_inputs(ctx, action)
     base = record or ActionRecord(
         id=proposed.id,
         type=proposed.type,
         state=ActionState.AWAITING_APPROVAL,
-        target_fingerprint=ctx.status.target_fingerprint,
+        target_fingerprint=ctx.fingerprint_for(action, live),
     )
     base = base.model_copy(
         update={"approval_observed_time": rules.counts_from(approval, now=ctx.now)}
     )
     said = f"by {who}" + (f": {spec.reason}" if spec.reason else "")
-    live, policy_decision, policies = decision_inputs(ctx, action)
     if spec.decision is Decision.REJECT:
         rule = f"rejected {said}"
         announce(
@@ -214,7 +235,7 @@ def _decide(
         _spend_after_write(ctx, approval, ApprovalOutcome.EXPIRED, message)
         ctx.write()
         return
-    if live is None or rem.target_fingerprint(live) != ctx.status.target_fingerprint:
+    if live is None or rem.target_fingerprint(live) != base.target_fingerprint:
         _spend_after_write(ctx, approval, ApprovalOutcome.REFUSED, "the target changed")
         refuse_target_changed(ctx, base, what)
         return

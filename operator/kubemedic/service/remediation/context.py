@@ -24,6 +24,7 @@ from typing import Any, Final, Protocol
 
 from kubemedic.clients.kube import ConflictError, RawObject
 from kubemedic.domain import lifecycle, view
+from kubemedic.domain import remediation as rem
 from kubemedic.domain.approvals import ApprovalObject
 from kubemedic.domain.policy import NamedPolicy
 from kubemedic.models.audit_trail import ActionRecord
@@ -165,6 +166,27 @@ class Context:
                 kind=action.target.kind, namespace=action.target.namespace, name=action.target.name
             )
         return self._targets[key]
+
+    def fingerprint_for(self, action: Action, live: RawObject | None) -> str | None:
+        """The fingerprint an action's record keeps, to refuse it once its object changed.
+
+        NB: for an action on the Incident's own target, the fingerprint taken at diagnosis
+        (an approval for a target that changed since is refused); for an action on another
+        object (PatchHPA on the target's HPA, DeletePod on one of its pods), that object as
+        first seen when the action was decided — comparing it with the Incident target's
+        fingerprint would refuse every such action.
+        """
+        target = self.spec.target
+        # A namespaced target named without a namespace is in the Incident's.
+        namespaces = {target.namespace} if target.namespace else {None, self.namespace}
+        same = (
+            action.target.kind == target.kind.value
+            and action.target.name == target.name
+            and (action.target.namespace or None) in namespaces
+        )
+        if same or live is None:
+            return self.status.target_fingerprint
+        return rem.target_fingerprint(live)
 
     def patch(self, action: Action, ops: list[dict[str, Any]]) -> RawObject:
         """Apply a JSON patch to the action's target; the result becomes the cached copy."""

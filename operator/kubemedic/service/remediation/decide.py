@@ -81,7 +81,7 @@ def decide_primary(ctx: Context) -> None:
         decision=PolicyDecisionRecord(
             outcome=decision.outcome, policy=decision.policy, rule=decision.rule, time=ctx.now
         ),
-        target_fingerprint=ctx.status.target_fingerprint,
+        target_fingerprint=ctx.fingerprint_for(action, live),
     )
     what = describe(action, proposed.id)
     via = f" (policy {decision.policy})" if decision.policy else ""

@@ -7,7 +7,8 @@ resourceVersion), so a retry, a restart or a second replica can never make the s
 transition twice. Which step runs depends only on the status:
 
 - an action in flight (Approved, Applying, Verifying, Reverting) moves on (apply.py, finish.py);
-- a fresh diagnosis is decided by policy (decide.py);
+- a fresh diagnosis is decided by policy (decide.py); approvals that already exist then
+  were not made from its proposal and are ignored;
 - a verified fix waits for its alert to resolve (finish.py);
 - otherwise approvals (IncidentApproval objects, read from the API server and stamped with
   the operator's clock when first seen) are acted on, and an action nobody approved in time
@@ -32,6 +33,7 @@ from kubemedic.models.incident import IncidentSpec, IncidentStatus, Phase
 from kubemedic.service.remediation.apply import apply, apply_approved, fail
 from kubemedic.service.remediation.approvals import (
     expire_unapproved,
+    ignore_premature,
     load_approvals,
     process_approvals,
 )
@@ -108,6 +110,7 @@ def _step(ctx: Context) -> None:
         _advance(ctx, in_flight)
         return
     if ctx.status.phase is Phase.DIAGNOSED:
+        ignore_premature(ctx)
         decide_primary(ctx)
         return
     if ctx.status.phase is Phase.REMEDIATING and all_verified_waiting_for_alert(ctx):
