@@ -5,17 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
-
-from kubemedic.domain.rule_engine import diagnose_bundle
-from kubemedic.models.incident import IncidentSpec
-from kubemedic.settings import OperatorSettings
-
-if TYPE_CHECKING:
-    pass
 
 from kubemedic.cli.bundle_commands import load_bundle
 from kubemedic.cli.common import (
@@ -23,6 +16,9 @@ from kubemedic.cli.common import (
     UsageError,
     progress,
 )
+from kubemedic.domain.rule_engine import diagnose_bundle
+from kubemedic.models.incident import IncidentSpec
+from kubemedic.settings import OperatorSettings
 
 # -- kubemedic prompt: what leaves the cluster ------------------------------------------
 
