@@ -14,6 +14,7 @@ from kubemedic.cli.bundle_commands import load_bundle
 from kubemedic.cli.common import (
     EXIT_OK,
     UsageError,
+    add_format_option,
     progress,
 )
 from kubemedic.domain.rule_engine import diagnose_bundle
@@ -116,7 +117,5 @@ def add_prompt_command(sub: Any) -> None:
         metavar="N",
         help="prompt token budget (default: KUBEMEDIC_LLM_PROMPT_TOKEN_BUDGET)",
     )
-    prompt.add_argument(
-        "-o", "--output", choices=["json", "text"], default="text", help="output format"
-    )
+    add_format_option(prompt)
     prompt.set_defaults(func=cmd_prompt)
