@@ -15,7 +15,13 @@ from collections.abc import Sequence
 
 from kubemedic import __version__
 from kubemedic.cli.bundle_commands import cmd_bundle, cmd_diagnose, load_bundle
-from kubemedic.cli.common import EXIT_USAGE, UsageError, cluster_problem, fail
+from kubemedic.cli.common import (
+    EXIT_USAGE,
+    UsageError,
+    add_kubeconfig_option,
+    cluster_problem,
+    fail,
+)
 from kubemedic.cli.decision_commands import cmd_decide
 from kubemedic.cli.prompt_command import add_prompt_command
 from kubemedic.cli.run_command import cmd_run
@@ -58,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="port of the liveness /healthz endpoint (default 8080, "
         "0 disables; env KUBEMEDIC_HEALTH_PORT)",
     )
-    run.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
+    add_kubeconfig_option(run)
     run.set_defaults(func=cmd_run)
 
     bundle = sub.add_parser(
@@ -78,9 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument(
         "-o", "--output", metavar="FILE", help="write the bundle here (default: stdout)"
     )
-    bundle.add_argument(
-        "--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)"
-    )
+    add_kubeconfig_option(bundle)
     bundle.set_defaults(func=cmd_bundle)
 
     diagnose = sub.add_parser(
@@ -120,9 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         # NB: kept only to explain why it is refused: the approver is the logged-in user.
         decide.add_argument("--by", help=argparse.SUPPRESS)
         decide.add_argument("--reason", help="why, for the record")
-        decide.add_argument(
-            "--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)"
-        )
+        add_kubeconfig_option(decide)
         decide.set_defaults(func=cmd_decide)
     add_timeseries_commands(sub)
     return parser

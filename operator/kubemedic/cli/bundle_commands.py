@@ -8,11 +8,19 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from kubemedic.cli.common import (
+    EXIT_OK,
+    UsageError,
+    connect,
+    fail,
+    operator_settings,
+    progress,
+)
 from kubemedic.clients.bundle_file import (
     DEFAULT_MAX_BYTES,
     BundleFileError,
@@ -25,18 +33,6 @@ from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.diagnosis import Diagnosis
 from kubemedic.models.incident import IncidentSpec
 from kubemedic.models.target import CLUSTER_SCOPED_KINDS, TargetKind, TargetRef
-
-if TYPE_CHECKING:
-    pass
-
-from kubemedic.cli.common import (
-    EXIT_OK,
-    UsageError,
-    connect,
-    fail,
-    operator_settings,
-    progress,
-)
 
 # -- bundle files -----------------------------------------------------------------
 

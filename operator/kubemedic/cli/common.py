@@ -4,6 +4,7 @@ connection (checked before a command does anything).
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final, NoReturn
@@ -64,3 +65,15 @@ def cluster_problem(exc: Exception) -> str | None:
     from kubemedic.clients.cluster import describe_api_error  # noqa: PLC0415
 
     return describe_api_error(exc)
+
+
+def add_kubeconfig_option(parser: argparse.ArgumentParser) -> None:
+    """``--kubeconfig``, worded the same on every command that talks to a cluster."""
+    parser.add_argument(
+        "--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)"
+    )
+
+
+def add_format_option(parser: argparse.ArgumentParser, *, help: str = "output format") -> None:
+    """``-o/--output json|text`` for the offline commands (json is their stable contract)."""
+    parser.add_argument("-o", "--output", choices=["json", "text"], default="text", help=help)

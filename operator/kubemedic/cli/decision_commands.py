@@ -5,12 +5,6 @@ logged-in user (service/approvals.py decides what is approved).
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
-
-from kubemedic.constants import API_GROUP, APPROVAL_PLURAL, INCIDENT_PLURAL
-
-if TYPE_CHECKING:
-    pass
 
 from kubemedic.cli.common import (
     EXIT_OK,
@@ -19,6 +13,7 @@ from kubemedic.cli.common import (
     fail,
     progress,
 )
+from kubemedic.constants import API_GROUP, APPROVAL_PLURAL, INCIDENT_PLURAL
 
 
 def cmd_decide(args: argparse.Namespace) -> int:

@@ -5,24 +5,21 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
-
-from kubemedic.domain.rule_engine import diagnose_bundle
-from kubemedic.models.incident import IncidentSpec
-from kubemedic.settings import OperatorSettings
-
-if TYPE_CHECKING:
-    pass
 
 from kubemedic.cli.bundle_commands import load_bundle
 from kubemedic.cli.common import (
     EXIT_OK,
     UsageError,
+    add_format_option,
     progress,
 )
+from kubemedic.domain.rule_engine import diagnose_bundle
+from kubemedic.models.incident import IncidentSpec
+from kubemedic.settings import OperatorSettings
 
 # -- kubemedic prompt: what leaves the cluster ------------------------------------------
 
@@ -120,7 +117,5 @@ def add_prompt_command(sub: Any) -> None:
         metavar="N",
         help="prompt token budget (default: KUBEMEDIC_LLM_PROMPT_TOKEN_BUDGET)",
     )
-    prompt.add_argument(
-        "-o", "--output", choices=["json", "text"], default="text", help="output format"
-    )
+    add_format_option(prompt)
     prompt.set_defaults(func=cmd_prompt)

@@ -7,14 +7,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    pass
+from typing import Any
 
 from kubemedic.cli.common import (
     EXIT_OK,
     UsageError,
+    add_format_option,
     progress,
 )
 
@@ -148,13 +146,7 @@ def add_timeseries_commands(sub: Any) -> None:
         "plain lines; no configuration): every non-empty line lands in exactly one template.",
     )
     templates.add_argument("file", metavar="FILE", help="the log file")
-    templates.add_argument(
-        "-o",
-        "--output",
-        choices=["json", "text"],
-        default="text",
-        help="output format; json is the stable contract (default: text)",
-    )
+    add_format_option(templates, help="output format; json is the stable contract (default: text)")
     templates.set_defaults(func=cmd_logs_templates)
 
     forecast = sub.add_parser(
@@ -170,9 +162,7 @@ def add_timeseries_commands(sub: Any) -> None:
     forecast.add_argument(
         "--horizon", default="7d", help="how far ahead to look, e.g. 36h, 7d (default 7d)"
     )
-    forecast.add_argument(
-        "-o", "--output", choices=["json", "text"], default="text", help="output format"
-    )
+    add_format_option(forecast)
     forecast.set_defaults(func=cmd_forecast)
 
     detect = sub.add_parser(
@@ -182,7 +172,5 @@ def add_timeseries_commands(sub: Any) -> None:
         "'timestamp,value' or a Prometheus range-query JSON answer): one finding per episode.",
     )
     detect.add_argument("--series", required=True, metavar="FILE", help="the series file")
-    detect.add_argument(
-        "-o", "--output", choices=["json", "text"], default="text", help="output format"
-    )
+    add_format_option(detect)
     detect.set_defaults(func=cmd_detect)

@@ -176,12 +176,7 @@ def gather_bundle(
                 kind="Pod",
                 label_selector=_selector_string({"matchLabels": selector}),
             )
-        for eps in reader.list(
-            _ns_path("discovery.k8s.io/v1", namespace, "endpointslices"),
-            api_version="discovery.k8s.io/v1",
-            kind="EndpointSlice",
-            label_selector=f"kubernetes.io/service-name={target.name}",
-        ):
+        for eps in _endpoint_slices(reader, namespace=namespace, service=target.name):
             found.add(eps)
     elif kind is TargetKind.PERSISTENT_VOLUME_CLAIM and namespace:
         all_pods = reader.list(_ns_path("v1", namespace, "pods"), api_version="v1", kind="Pod")
@@ -287,11 +282,8 @@ def _add_context(
             and any(all(labels.get(k) == v for k, v in selector.items()) for labels in pod_labels)
         ):
             found.add(svc)
-            for eps in reader.list(
-                _ns_path("discovery.k8s.io/v1", namespace, "endpointslices"),
-                api_version="discovery.k8s.io/v1",
-                kind="EndpointSlice",
-                label_selector=f"kubernetes.io/service-name={svc['metadata']['name']}",
+            for eps in _endpoint_slices(
+                reader, namespace=namespace, service=svc["metadata"]["name"]
             ):
                 found.add(eps)
 
@@ -344,13 +336,16 @@ def _add_dependencies(
         if name in words or str(spec.get("clusterIP", "")) in words:
             found.add(svc)
             added += 1
-            for eps in reader.list(
-                _ns_path("discovery.k8s.io/v1", namespace, "endpointslices"),
-                api_version="discovery.k8s.io/v1",
-                kind="EndpointSlice",
-                label_selector=f"kubernetes.io/service-name={name}",
-            ):
+            for eps in _endpoint_slices(reader, namespace=namespace, service=name):
                 found.add(eps)
+def _endpoint_slices(reader: KubeReader, *, namespace: str, service: str) -> list[RawObject]:
+    """The EndpointSlices of one Service (by the label the EndpointSlice controller sets)."""
+    return reader.list(
+        _ns_path("discovery.k8s.io/v1", namespace, "endpointslices"),
+        api_version="discovery.k8s.io/v1",
+        kind="EndpointSlice",
+        label_selector=f"kubernetes.io/service-name={service}",
+    )
 
 
 def _add_nodes(reader: KubeReader, found: _Collected, pods: list[RawObject]) -> None:

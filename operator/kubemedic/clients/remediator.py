@@ -48,17 +48,6 @@ class Remediator:
         self.incidents = IncidentStore(api)
         self.policy_store = PolicyStore(api)
 
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Any = None,
-        content_type: str = "application/json",
-        query: dict[str, str] | None = None,
-    ) -> RawObject:
-        return send_json(self.api, method, path, body=body, content_type=content_type, query=query)
-
     # -- targets ------------------------------------------------------------------------
 
     def target_path(self, *, kind: str, namespace: str | None, name: str) -> str:
@@ -88,7 +77,8 @@ class Remediator:
         if dry_run:
             query["dryRun"] = "All"
         try:
-            return self._call(
+            return send_json(
+                self.api,
                 "PATCH",
                 self.target_path(kind=kind, namespace=namespace, name=name),
                 body=ops,
@@ -111,7 +101,7 @@ class Remediator:
         if dry_run:
             body["dryRun"] = ["All"]
         try:
-            self._call("DELETE", f"/api/v1/namespaces/{namespace}/pods/{name}", body=body)
+            send_json(self.api, "DELETE", f"/api/v1/namespaces/{namespace}/pods/{name}", body=body)
         except ApiException as exc:
             if exc.status in (404, 409):
                 return False

@@ -184,36 +184,22 @@ def _seasonal_difference(
         first = int(np.argmax(last_values + cycles * per_cycle >= limit))
         return max(now, float(last_times[first]) + cycles * span)
 
-    if low <= 0:
-        return Forecast(
-            eta=None,
-            eta_lower=None,
-            eta_upper=None,
-            method=METHOD_SEASONAL,
-            now=now,
-            reason="no consistent growth from one cycle to the next",
-            points=points,
-            **fitted,
-        )
-    eta = at(slope)
-    if eta - now > horizon:
-        return Forecast(
-            eta=None,
-            eta_lower=None,
-            eta_upper=None,
-            method=METHOD_SEASONAL,
-            now=now,
-            reason="the limit is not reached within the horizon",
-            points=points,
-            **fitted,
-        )
+    # NB: ``at`` divides by the growth, so it is called only once the growth is known positive.
+    eta = at(slope) if low > 0 else None
+    bounds: tuple[float | None, float | None]
+    if eta is None:
+        bounds, reason = (None, None), "no consistent growth from one cycle to the next"
+    elif eta - now > horizon:
+        eta, bounds, reason = None, (None, None), "the limit is not reached within the horizon"
+    else:
+        bounds, reason = (at(high), at(low)), "the cycle's peaks rise towards the limit"
     return Forecast(
         eta=eta,
-        eta_lower=at(high),
-        eta_upper=at(low),
+        eta_lower=bounds[0],
+        eta_upper=bounds[1],
         method=METHOD_SEASONAL,
         now=now,
-        reason="the cycle's peaks rise towards the limit",
+        reason=reason,
         points=points,
         **fitted,
     )

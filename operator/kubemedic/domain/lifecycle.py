@@ -22,6 +22,7 @@ from kubemedic.models.audit_trail import (
 )
 from kubemedic.models.bundle import IncidentBundle
 from kubemedic.models.conditions import (
+    Condition,
     ConditionReason,
     ConditionStatus,
     ConditionType,
@@ -61,19 +62,37 @@ def status_detected(status: IncidentStatus, *, target: TargetRef, now: datetime)
     )
 
 
+def _target_found(
+    status: IncidentStatus,
+    *,
+    target: TargetRef,
+    found: bool,
+    generation: int | None,
+    now: datetime,
+) -> list[Condition]:
+    """The conditions with TargetFound set: read, or missing and retried."""
+    if found:
+        state, reason = ConditionStatus.TRUE, ConditionReason.FOUND
+        message = f"{target.display()} was read"
+    else:
+        state, reason = ConditionStatus.FALSE, ConditionReason.NOT_FOUND
+        message = f"{target.display()} does not exist; kubemedic retries until it appears"
+    return set_condition(
+        status.conditions,
+        type=ConditionType.TARGET_FOUND,
+        status=state,
+        reason=reason,
+        message=message,
+        observed_generation=generation,
+        now=now,
+    )
+
+
 def status_target_missing(
     status: IncidentStatus, *, target: TargetRef, generation: int | None, now: datetime
 ) -> IncidentStatus:
     """The target does not exist: say so in a condition; the Incident stays Pending."""
-    conditions = set_condition(
-        status.conditions,
-        type=ConditionType.TARGET_FOUND,
-        status=ConditionStatus.FALSE,
-        reason=ConditionReason.NOT_FOUND,
-        message=f"{target.display()} does not exist; kubemedic retries until it appears",
-        observed_generation=generation,
-        now=now,
-    )
+    conditions = _target_found(status, target=target, found=False, generation=generation, now=now)
     return status.model_copy(update={"conditions": conditions, "phase": Phase.PENDING})
 
 
@@ -92,15 +111,7 @@ def status_diagnosed(
     A new diagnosis starts a new decision round: records still in flight from an earlier
     round are marked Superseded (their history stays).
     """
-    conditions = set_condition(
-        status.conditions,
-        type=ConditionType.TARGET_FOUND,
-        status=ConditionStatus.TRUE,
-        reason=ConditionReason.FOUND,
-        message=f"{target.display()} was read",
-        observed_generation=generation,
-        now=now,
-    )
+    conditions = _target_found(status, target=target, found=True, generation=generation, now=now)
     matched = diagnosis.category is not Category.UNKNOWN
     conditions = set_condition(
         conditions,

@@ -127,6 +127,10 @@ def _classify(index: view.BundleView, pod: object) -> tuple[ContainerProblem, ..
         waiting_message = view.truncate(view.get_str(waiting, "message"))
         last_reason = view.get_str(last, "reason")
         last_exit = view.get_int(last, "exitCode")
+        # NB: how the evidence quotes lastState.terminated; '?' marks a field the kubelet omitted.
+        last_said = (
+            f"reason={last_reason or '?'} exitCode={last_exit if last_exit is not None else '?'}"
+        )
         subject = f"{where} container '{name}'"
         if waiting_reason in vocabulary.IMAGE_PULL_REASONS:
             image = view.get_str(status, "image") or view.get_str(
@@ -186,9 +190,7 @@ def _classify(index: view.BundleView, pod: object) -> tuple[ContainerProblem, ..
                 restarts=restarts,
                 evidence=(
                     f"{subject}: restarted after failed liveness probes, lastState.terminated"
-                    f" reason={last_reason or '?'} "
-                    f"exitCode={last_exit if last_exit is not None else '?'}"
-                    f" (restartCount={restarts})"
+                    f" {last_said} (restartCount={restarts})"
                 ),
             )
         elif waiting_reason in vocabulary.CRASH_WAITING_REASONS or (
@@ -196,10 +198,7 @@ def _classify(index: view.BundleView, pod: object) -> tuple[ContainerProblem, ..
         ):
             parts = [f"state.waiting.reason={waiting_reason}"] if waiting_reason else []
             if last:
-                parts.append(
-                    f"lastState.terminated.reason={last_reason or '?'} "
-                    f"exitCode={last_exit if last_exit is not None else '?'}"
-                )
+                parts.append(f"lastState.terminated.{last_said}")
             elif waiting_message:
                 parts.append(f"message: {waiting_message}")
             add(

@@ -7,6 +7,8 @@ escalated. Nothing actionable proposed (only Escalate) → escalated at once.
 
 from __future__ import annotations
 
+from typing import Any
+
 from kubemedic.clients.kube import PatchRejectedError, RawObject
 from kubemedic.domain import approvals as approval_rules
 from kubemedic.domain import patches as rem
@@ -85,32 +87,22 @@ def decide_primary(ctx: Context) -> None:
     )
     what = describe(action, proposed.id)
     via = f" (policy {decision.policy})" if decision.policy else ""
+    updates: dict[str, Any] = {}
     if decision.outcome is DecisionOutcome.AUTO_APPROVED:
-        announce(
-            ctx,
-            Move.AUTO_APPROVED,
-            f"{what} auto-approved{via}: {decision.rule}",
-            record=record,
-        )
+        move, message = Move.AUTO_APPROVED, f"{what} auto-approved{via}: {decision.rule}"
     elif decision.outcome is DecisionOutcome.REQUIRES_APPROVAL:
         hint = f"kubemedic approve {ctx.name} -n {ctx.namespace} --action {proposed.id}"
-        announce(
-            ctx,
-            Move.AWAITING_APPROVAL,
-            f"{what} needs approval{via}: {decision.rule}. Approve with: {hint}",
-            record=record,
-        )
+        move = Move.AWAITING_APPROVAL
+        message = f"{what} needs approval{via}: {decision.rule}. Approve with: {hint}"
     elif decision.outcome is DecisionOutcome.DRY_RUN_ONLY:
-        result = dry_run(ctx, action, live)
-        announce(
-            ctx,
-            Move.DRY_RUN,
-            f"{what}: dry-run only{via}; server-side dry-run {result}; nothing applied",
-            record=record,
-            updates={"dry_run": result},
-        )
+        updates["dry_run"] = result = dry_run(ctx, action, live)
+        move = Move.DRY_RUN
+        message = f"{what}: dry-run only{via}; server-side dry-run {result}; nothing applied"
     else:
         deny(ctx, record, what, decision.rule, via)
+        ctx.write()
+        return
+    announce(ctx, move, message, record=record, updates=updates)
     ctx.write()
 
 
