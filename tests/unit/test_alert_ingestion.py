@@ -37,6 +37,7 @@ import pytest
 
 from kubemedic.clients.kube import ConflictError
 from kubemedic.domain import alert_mapping as alerts
+from kubemedic.handlers.alertmanager_server import check_settings
 from kubemedic.service.alert_intake import (
     AlertIngestor,
     IngestError,
@@ -44,7 +45,6 @@ from kubemedic.service.alert_intake import (
     poll_alerts,
     read_firing_alerts,
 )
-from kubemedic.service.webhook import check_settings
 from kubemedic.settings import OperatorSettings
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)

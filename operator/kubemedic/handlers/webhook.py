@@ -12,8 +12,8 @@ import kopf
 
 from kubemedic.constants import API_GROUP, API_VERSION, INCIDENT_PLURAL
 from kubemedic.domain.alert_mapping import SOURCE_ALERT, SOURCE_LABEL
+from kubemedic.handlers.alertmanager_server import start_alert_ingestion
 from kubemedic.service.runtime import OperatorRuntime
-from kubemedic.service.webhook import start_alert_ingestion
 
 
 # NB: an event handler, not a change handler: kopf keeps no progress annotations and adds no

@@ -1,6 +1,6 @@
 """Alert ingestion: turn received alerts into Incidents, idempotently, from any replica.
 
-The webhook (:mod:`kubemedic.service.webhook`) and the Prometheus poller (:func:`poll_alerts`)
+The webhook (:mod:`kubemedic.handlers.alertmanager_server`) and the Prometheus poller (:func:`poll_alerts`)
 both hand alerts to :meth:`AlertIngestor.ingest`. Every alert gets exactly one outcome
 (:class:`kubemedic.domain.alert_mapping.IngestOutcome`); none is dropped silently. For each alert:
 

@@ -25,6 +25,7 @@ from kubemedic.clients.remediator import Remediator
 from kubemedic.clients.webhook_notifier import WebhookNotifier
 from kubemedic.constants import API_GROUP, APPROVAL_PLURAL, INCIDENT_PLURAL, POLICY_PLURAL
 from kubemedic.domain.leader import LeaderTimings
+from kubemedic.service.alert_intake import AlertIngestor
 from kubemedic.service.diagnosis_pipeline import DiagnosisDeps
 from kubemedic.service.llm_refiner import LLMRefiner, build_refiner
 from kubemedic.service.metrics_evidence import build_enrichers
@@ -34,7 +35,19 @@ from kubemedic.settings import OperatorSettings
 
 if TYPE_CHECKING:
     from kubemedic.service.incident_loop import IncidentLoop
-    from kubemedic.service.webhook import AlertIngestion
+
+
+class AlertIntake(Protocol):
+    """The running alert intake (handlers/alertmanager_server.py): what the runtime needs of it.
+
+    NB: a protocol, not the class: the intake's HTTP server lives in the handlers layer, which
+    the service layer may not import.
+    """
+
+    @property
+    def ingestor(self) -> AlertIngestor: ...
+
+    async def stop(self) -> None: ...
 
 
 class Leadership(Protocol):
@@ -79,7 +92,7 @@ class OperatorRuntime:
     election: Background | None = None
     incident_loop: IncidentLoop | None = None
     incident_loop_task: Background | None = None
-    alert_ingestion: AlertIngestion | None = field(default=None)
+    alert_ingestion: AlertIntake | None = field(default=None)
 
     def __copy__(self) -> OperatorRuntime:
         return self  # NB: shared, see the module doc
