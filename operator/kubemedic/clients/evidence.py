@@ -338,6 +338,8 @@ def _add_dependencies(
             added += 1
             for eps in _endpoint_slices(reader, namespace=namespace, service=name):
                 found.add(eps)
+
+
 def _endpoint_slices(reader: KubeReader, *, namespace: str, service: str) -> list[RawObject]:
     """The EndpointSlices of one Service (by the label the EndpointSlice controller sets)."""
     return reader.list(

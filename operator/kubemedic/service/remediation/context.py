@@ -24,7 +24,7 @@ from typing import Any, Final, Protocol
 
 from kubemedic.clients.kube import ConflictError, RawObject
 from kubemedic.domain import lifecycle, view
-from kubemedic.domain import remediation as rem
+from kubemedic.domain import patches as rem
 from kubemedic.domain.approvals import ApprovalObject
 from kubemedic.domain.policy import NamedPolicy
 from kubemedic.models.audit_trail import ActionRecord
