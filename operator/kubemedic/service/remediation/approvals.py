@@ -235,7 +235,10 @@ def _decide(
         _spend_after_write(ctx, approval, ApprovalOutcome.EXPIRED, message)
         ctx.write()
         return
-    if live is None or rem.target_fingerprint(live) != base.target_fingerprint:
+    # NB: a record written without a fingerprint (an older operator) is checked as if it
+    # were decided now: against the diagnosis for the Incident's own target.
+    expected = base.target_fingerprint or ctx.fingerprint_for(action, live)
+    if live is None or rem.target_fingerprint(live) != expected:
         _spend_after_write(ctx, approval, ApprovalOutcome.REFUSED, "the target changed")
         refuse_target_changed(ctx, base, what)
         return
